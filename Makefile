@@ -1,0 +1,55 @@
+# The two commands of the README. Everything installs into .venv in this folder.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NHSUK_FRONTEND_VERSION := 10.6.1
+ASSETS := assets/nhsuk
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test bench install install-test assets migrate demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed assets
+install-test: $(VENV)/.installed-test assets
+
+# NHS.UK frontend's compiled CSS, JS and assets, from the npm registry (pinned to the version the
+# Jinja macros of nhsuk-frontend-jinja were written for).
+assets: $(ASSETS)/.version-$(NHSUK_FRONTEND_VERSION)
+$(ASSETS)/.version-$(NHSUK_FRONTEND_VERSION):
+	rm -rf $(ASSETS) && mkdir -p $(ASSETS) build/npm
+	cd build/npm && npm pack --silent nhsuk-frontend@$(NHSUK_FRONTEND_VERSION) >/dev/null
+	tar -xzf build/npm/nhsuk-frontend-$(NHSUK_FRONTEND_VERSION).tgz -C build/npm
+	cp -r build/npm/package/dist/. $(ASSETS)/
+	rm -rf build/npm
+	touch $@
+
+migrate: install
+	$(BIN)/careaccess migrate --no-input
+
+demo: migrate
+	$(BIN)/careaccess demo load
+
+run: demo
+	$(BIN)/careaccess demo logins
+	$(BIN)/careaccess runserver $(HOST):$(PORT)
+
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-test
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) assets build

@@ -1,0 +1,1 @@
+"""careaccess: identity and access governance for health and social care."""

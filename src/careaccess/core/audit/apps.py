@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    name = "careaccess.core.audit"
+    label = "audit"
+    verbose_name = "audit ledger"

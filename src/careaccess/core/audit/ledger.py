@@ -1,0 +1,135 @@
+"""Appending to the audit ledger (rules PP9, SC2).
+
+`record()` is called by service functions inside their transaction, so an entry exists exactly
+when its change does. Appends serialise on the one head row; each entry's leaf hash covers its
+content and the previous entry's leaf hash, and the Merkle frontier and completed subtree nodes
+are written with it, so checkpoints and proofs never rescan the ledger.
+
+The leaf's bytes (what an outside verifier hashes) are documented in docs/audit-ledger.md:
+the UTF-8 of a compact JSON array, in this order, of the fields named in `LEAF_FIELDS`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+
+from careaccess.core import clock
+from careaccess.core.context import Actor, current_request_id
+
+from . import merkle
+from .models import Entry, Head, Node
+
+LEAF_FORMAT = "careaccess-audit-v1"
+LEAF_FIELDS = (
+    "index",
+    "recorded_at",
+    "actor_kind",
+    "actor",
+    "actor_uid",
+    "actor_position",
+    "action",
+    "target_type",
+    "target_id",
+    "person_uid",
+    "organisation_code",
+    "access_request",
+    "request_id",
+    "reason",
+    "before",
+    "after",
+    "prev_hash",
+)
+NODE_LEVEL_SHIFT = 48
+
+
+def node_key(level: int, index: int) -> int:
+    return (level << NODE_LEVEL_SHIFT) + index
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: the same value always gives the same text."""
+    return json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def leaf_bytes(values: dict[str, Any]) -> bytes:
+    """The bytes hashed into a leaf, from an entry's stored column values."""
+    return json.dumps(
+        [LEAF_FORMAT, *(values[name] for name in LEAF_FIELDS)], separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def format_time(instant) -> str:
+    """Entry times are stored and hashed as UTC ISO-8601 with microseconds, one spelling only."""
+    return instant.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record(
+    action: str,
+    *,
+    actor: Actor,
+    target_type: str,
+    target_id: Any,
+    before: Any = None,
+    after: Any = None,
+    person_uid: str | None = None,
+    organisation_code: str | None = None,
+    access_request: str | None = None,
+    reason: str = "",
+) -> Entry:
+    """Append one entry for a change made in the current transaction, and return it."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit entries are written inside the transaction of the change they record")
+    head = _locked_head()
+    recorded_at = clock.now()
+    values = {
+        "index": head.size,
+        "recorded_at": format_time(recorded_at),
+        "actor_kind": actor.kind,
+        "actor": actor.label,
+        "actor_uid": actor.person_uid,
+        "actor_position": actor.position_label,
+        "action": action,
+        "target_type": target_type,
+        "target_id": str(target_id),
+        "person_uid": person_uid,
+        "organisation_code": organisation_code,
+        "access_request": None if access_request is None else str(access_request),
+        "request_id": current_request_id(),
+        "reason": reason or "",
+        "before": canonical_json(before),
+        "after": canonical_json(after),
+        "prev_hash": head.last_hash,
+    }
+    leaf = merkle.leaf_hash(leaf_bytes(values))
+    frontier = merkle.Frontier.from_list(head.size, [bytes.fromhex(h) for h in head.frontier.split(",") if h])
+    completed = frontier.append(leaf)
+    entry = Entry(**{**values, "recorded_at": recorded_at}, leaf_hash=leaf.hex())
+    entry.save(force_insert=True)
+    if completed:
+        Node.objects.bulk_create([Node(key=node_key(level, idx), hash=h.hex()) for level, idx, h in completed])
+    Head.objects.filter(id=1).update(
+        size=frontier.size, last_hash=leaf.hex(), frontier=",".join(h.hex() for h in frontier.to_list())
+    )
+    return entry
+
+
+def _locked_head() -> Head:
+    # On SQLite the IMMEDIATE transaction already holds the database's one write lock.
+    if connection.vendor == "postgresql":
+        return Head.objects.select_for_update().get(id=1)
+    return Head.objects.get(id=1)
+
+
+def head() -> Head:
+    return Head.objects.get(id=1)
+
+
+def atomic_record(action: str, **kwargs) -> Entry:
+    """Record outside a service transaction (reads that are themselves recorded, e.g. audit search)."""
+    with transaction.atomic():
+        return record(action, **kwargs)

@@ -1,0 +1,199 @@
+"""Django settings, read from the environment so one build runs anywhere.
+
+Every rule a deployment may tune (RULES.md) is a `CAREACCESS_*` setting below with the source's
+value as its default.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if value in (None, "") else int(value)
+
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The data folder holds the SQLite database, keys, the development mail folder and the secret key.
+VAR_DIR = Path(os.environ.get("CAREACCESS_VAR", "var")).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = _env_bool("DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "careaccess.core",
+    "careaccess.core.audit",
+    "careaccess.core.outbox",
+    "careaccess.directory",
+    "careaccess.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "careaccess.core.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "careaccess.urls"
+WSGI_APPLICATION = "careaccess.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "careaccess.web.jinja.environment"},
+    },
+    {
+        # Django templates only for third-party pages (the OpenAPI docs page).
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'careaccess.sqlite3'}",
+        conn_max_age=_env_int("DATABASE_CONN_MAX_AGE", 60),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN, so
+        # two writers queue instead of failing with "database is locked" half-way through.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-careaccess.sqlite3")} if _env_bool(
+        "CAREACCESS_TEST_SQLITE_FILE", False
+    ) else {}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "auth.User"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/sign-in"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = _env_int("SESSION_COOKIE_AGE", 8 * 3600)
+SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "Europe/London"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [d for d in [Path(os.environ.get("CAREACCESS_ASSETS", PACKAGE_DIR.parent.parent / "assets"))] if d.exists()]
+WHITENOISE_USE_FINDERS = True
+
+# Mail: SMTP in production; in development a file per message under var/mail/ to read.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = _env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "careaccess <no-reply@careaccess.localhost>")
+# The domain in every Message-ID this deployment writes.
+CAREACCESS_MAIL_DOMAIN = os.environ.get("CAREACCESS_MAIL_DOMAIN", "careaccess.localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+}
+
+# --- careaccess rules a deployment may tune (defaults are the sources' values) ---
+# Sign-in lockout: this many failures within the window lock the sign-in for the lockout period.
+CAREACCESS_SIGNIN_MAX_FAILURES = _env_int("CAREACCESS_SIGNIN_MAX_FAILURES", 5)
+CAREACCESS_SIGNIN_FAILURE_WINDOW_MINUTES = _env_int("CAREACCESS_SIGNIN_FAILURE_WINDOW_MINUTES", 15)
+CAREACCESS_SIGNIN_LOCKOUT_MINUTES = _env_int("CAREACCESS_SIGNIN_LOCKOUT_MINUTES", 15)
+# Audit ledger: the Ed25519 key signing checkpoints, and how often the worker makes one.
+CAREACCESS_LEDGER_KEY = Path(os.environ.get("CAREACCESS_LEDGER_KEY", VAR_DIR / "keys" / "ledger-ed25519.pem"))
+CAREACCESS_CHECKPOINT_EVERY_SECONDS = _env_int("CAREACCESS_CHECKPOINT_EVERY_SECONDS", 300)
+# Outbox delivery: attempts before a message is reported to staff as failing (it is never
+# dropped), and the first retry delay, doubled on each further attempt up to the maximum.
+CAREACCESS_OUTBOX_REPORT_AFTER_ATTEMPTS = _env_int("CAREACCESS_OUTBOX_REPORT_AFTER_ATTEMPTS", 8)
+CAREACCESS_OUTBOX_RETRY_SECONDS = _env_int("CAREACCESS_OUTBOX_RETRY_SECONDS", 30)
+CAREACCESS_OUTBOX_RETRY_MAX_SECONDS = _env_int("CAREACCESS_OUTBOX_RETRY_MAX_SECONDS", 3600)
+CAREACCESS_OUTBOX_LEASE_SECONDS = _env_int("CAREACCESS_OUTBOX_LEASE_SECONDS", 120)
+# Where staff reports of failing mail go (the RA's shared inbox).
+CAREACCESS_RA_EMAIL = os.environ.get("CAREACCESS_RA_EMAIL", "ra-team@careaccess.localhost")
+
+# The activity codes that make a position's holders staff of careaccess itself. Positions carry
+# them like any other activity (DESIGN.md: the system governs its own administrators).
+CAREACCESS_STAFF_ACTIVITIES = {
+    "sponsor": os.environ.get("CAREACCESS_ACTIVITY_SPONSOR", "B1300"),
+    "authoriser": os.environ.get("CAREACCESS_ACTIVITY_AUTHORISER", "B9101"),
+    "lead_correspondent": os.environ.get("CAREACCESS_ACTIVITY_LEAD_CORRESPONDENT", "B9102"),
+    "ra_agent": os.environ.get("CAREACCESS_ACTIVITY_RA_AGENT", "B9103"),
+    "ra_manager": os.environ.get("CAREACCESS_ACTIVITY_RA_MANAGER", "B9104"),
+    "service_desk": os.environ.get("CAREACCESS_ACTIVITY_SERVICE_DESK", "B9105"),
+    "local_administrator": os.environ.get("CAREACCESS_ACTIVITY_LOCAL_ADMINISTRATOR", "B0062"),
+    "auditor": os.environ.get("CAREACCESS_ACTIVITY_AUDITOR", "B9106"),
+}
+
+# API pagination.
+CAREACCESS_PAGE_SIZE = _env_int("CAREACCESS_PAGE_SIZE", 50)
+CAREACCESS_PAGE_SIZE_MAX = _env_int("CAREACCESS_PAGE_SIZE_MAX", 500)

@@ -1,0 +1,10 @@
+from django.urls import include, path
+
+from careaccess.api.api import api
+from careaccess.web import views as web_views
+
+urlpatterns = [
+    path("healthz", web_views.healthz, name="healthz"),
+    path("api/v1/", api.urls),
+    path("", include("careaccess.web.urls")),
+]
