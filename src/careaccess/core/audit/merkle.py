@@ -101,7 +101,7 @@ def _check_hash(value: object, what: str) -> bytes:
 class Frontier:
     """Compact state of an append-only tree: the roots of its perfect subtrees, largest first.
 
-    There is one root per set bit of `size`, so a row holding ceil(log2 n) hashes is enough to
+    There is one root per set bit of `size`, so a row of at most log2(n) + 1 hashes is enough to
     append and to compute the current root without touching any earlier entry.
     """
 
