@@ -64,3 +64,8 @@ def frozen(instant: dt.datetime):
     finally:
         with _lock:
             globals()["_frozen"], globals()["_offset"] = previous
+
+
+def local_zone():
+    """The deployment's time zone, in which assignment and closure dates are read."""
+    return timezone.get_current_timezone()

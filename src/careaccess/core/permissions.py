@@ -1,0 +1,181 @@
+"""Every permission decision in careaccess, in one place. Deny by default.
+
+Staff rights are activities carried by positions like any other (DESIGN.md): a person may do an
+action when one of their live assignments' positions carries an activity the action needs, and
+the target organisation is that position's organisation — or one of its descendants when that
+organisation oversees others. The granting assignment becomes the acting position recorded in the
+audit entry. Relying services act only through the actions listed for them; the system actor (the
+operator at the console, the worker) may do everything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from careaccess.core import clock
+from careaccess.core.context import Actor
+from careaccess.core.errors import Forbidden
+
+ALL_STAFF = (
+    "sponsor",
+    "authoriser",
+    "lead_correspondent",
+    "ra_agent",
+    "ra_manager",
+    "service_desk",
+    "local_administrator",
+    "auditor",
+)
+
+# action -> the staff capabilities (any one of them) that allow it.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "organisation.read": ALL_STAFF,
+    "organisation.create": ("ra_manager",),
+    "organisation.update": ("ra_manager",),
+    "unit.create": ("ra_manager", "ra_agent"),
+    "person.read": ALL_STAFF,
+    "person.create": ("ra_agent", "ra_manager"),
+    "person.update": ("ra_agent", "ra_manager"),
+    "service.read": ALL_STAFF,
+    "service.create": ("ra_manager",),
+    "service.update": ("ra_manager",),
+    "position.read": ALL_STAFF,
+    "position.create": ("ra_agent", "ra_manager"),
+    "position.update": ("ra_agent", "ra_manager"),
+    "assignment.read": ALL_STAFF,
+    "assignment.create": ("ra_agent", "ra_manager"),
+    "assignment.update": ("ra_agent", "ra_manager"),
+    # Sponsors may place people in positions marked assignable by sponsors (and only those).
+    "assignment.create_assignable": ("sponsor", "ra_agent", "ra_manager"),
+    "assignment.update_assignable": ("sponsor", "ra_agent", "ra_manager"),
+    "account.read": ALL_STAFF,
+    "account.create": ("local_administrator", "ra_agent", "ra_manager"),
+    "account.update": ("local_administrator", "ra_agent", "ra_manager"),
+    "access.read": ALL_STAFF,
+    "decision.ask": ALL_STAFF,
+    "audit.read": ("auditor", "ra_manager"),
+    "token.create": ("ra_manager",),
+}
+
+# What a relying service's token may do: ask who a user is and what they may do.
+SERVICE_ACTIONS = frozenset({"access.read", "decision.ask", "person.read"})
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One live assignment's staff capabilities, and where they apply."""
+
+    assignment_id: int
+    position_label: str
+    organisation_id: int
+    organisation_code: str
+    oversees_descendants: bool
+    capabilities: frozenset[str]
+
+
+def capability_codes() -> dict[str, str]:
+    return settings.CAREACCESS_STAFF_ACTIVITIES
+
+
+def grants(person_id: int, assignment_id: int | None = None) -> list[Grant]:
+    """The person's live assignments that carry staff capabilities (included activities count)."""
+    from careaccess.directory.models import Assignment
+    from careaccess.directory.selectors import activity_edges, live_assignment_filter
+    from careaccess.directory.rules import includes_closure
+
+    codes = capability_codes()
+    by_code = {code: name for name, code in codes.items()}
+    assignments = Assignment.objects.filter(live_assignment_filter(clock.today()), person_id=person_id)
+    if assignment_id is not None:
+        assignments = assignments.filter(id=assignment_id)
+    assignments = list(assignments.select_related("position__organisation").prefetch_related("position__activities"))
+    direct = {a.id: {act.code for act in a.position.activities.all()} for a in assignments}
+    edges = activity_edges(set().union(*direct.values())) if assignments else {}
+    result = []
+    for a in assignments:
+        held = includes_closure(direct[a.id], edges)
+        capabilities = frozenset(by_code[c] for c in held if c in by_code)
+        if capabilities:
+            organisation = a.position.organisation
+            result.append(
+                Grant(
+                    assignment_id=a.id,
+                    position_label=f"{a.position.name}, {organisation.name} ({organisation.code})",
+                    organisation_id=organisation.id,
+                    organisation_code=organisation.code,
+                    oversees_descendants=organisation.oversees_descendants,
+                    capabilities=capabilities,
+                )
+            )
+    return result
+
+
+def _covers(grant: Grant, organisation) -> bool:
+    if organisation is None or grant.organisation_id == organisation.id:
+        return True
+    if not grant.oversees_descendants:
+        return False
+    from careaccess.directory.selectors import ancestors
+
+    return any(parent.id == grant.organisation_id for parent in ancestors(organisation))
+
+
+def find_grant(actor: Actor, action: str, organisation=None) -> Grant | None:
+    needed = ACTIONS.get(action)
+    if needed is None or actor.kind != "person" or actor.person_id is None:
+        return None
+    for grant in grants(actor.person_id, actor.assignment_id):
+        if grant.capabilities.intersection(needed) and _covers(grant, organisation):
+            return grant
+    return None
+
+
+def can(actor: Actor, action: str, organisation=None) -> bool:
+    if actor.kind == "system":
+        return action in ACTIONS
+    if actor.kind == "service":
+        return action in SERVICE_ACTIONS
+    return find_grant(actor, action, organisation) is not None
+
+
+def authorise(actor: Actor, action: str, organisation=None) -> Actor:
+    """Allow the action or raise Forbidden. Returns the actor as it acts: in the granting position."""
+    if actor.kind == "system" and action in ACTIONS:
+        return actor
+    if actor.kind == "service" and action in SERVICE_ACTIONS:
+        return actor
+    grant = find_grant(actor, action, organisation)
+    if grant is None:
+        where = f" for {organisation.name} ({organisation.code})" if organisation is not None else ""
+        raise Forbidden(f"{actor.label} may not {action.replace('.', ' ').replace('_', ' ')}{where}: "
+                        f"none of their live positions carries the activity it needs")
+    return dataclasses.replace(actor, assignment_id=grant.assignment_id, position_label=grant.position_label)
+
+
+def capabilities(actor: Actor) -> dict[str, list[Grant]]:
+    """Capability -> the grants carrying it, for pages that list what someone may do."""
+    if actor.kind != "person" or actor.person_id is None:
+        return {}
+    result: dict[str, list[Grant]] = {}
+    for grant in grants(actor.person_id, actor.assignment_id):
+        for capability in sorted(grant.capabilities):
+            result.setdefault(capability, []).append(grant)
+    return result
+
+
+def actor_for_person(person, assignment_id: int | None = None, token_id: int | None = None) -> Actor:
+    return Actor(
+        kind="person",
+        label=f"{person.given_name} {person.family_name} ({person.uid})",
+        person_id=person.id,
+        person_uid=person.uid,
+        assignment_id=assignment_id,
+        token_id=token_id,
+    )
+
+
+def actor_for_service(service, token_id: int | None = None) -> Actor:
+    return Actor(kind="service", label=f"service {service.code}", service_id=service.id, token_id=token_id)
