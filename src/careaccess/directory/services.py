@@ -533,6 +533,7 @@ def create_assignment(actor: Actor, person: Person, position: Position, *, start
                      {"starts_on": starts_on or clock.today(), "ends_on": ends_on}, partial=False)
     if cleaned["ends_on"] and cleaned["ends_on"] < cleaned["starts_on"]:
         raise InvalidInput({"ends_on": "the end date must be on or after the start date"})
+    position = Position.objects.select_related("organisation").get(pk=position.pk)
     if position.status != Position.Status.ACTIVE:
         raise InvalidInput({"position": f"position {position.name} is retired; choose an active position"})
     if position.organisation.status == Organisation.Status.CLOSED:
