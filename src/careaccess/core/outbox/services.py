@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import Q
 
 from careaccess.core import clock
 
@@ -32,3 +33,47 @@ def enqueue(*, to: list[str] | str, subject: str, body: str, kind: str = "notifi
         created_at=now,
         next_attempt_at=now,
     )
+
+
+def retry_now(reference: str, *, actor=None, reason: str = "") -> Message:
+    """Staff force a queued message's next attempt to now (`careaccess outbox retry ID`).
+
+    The attempt count and the failing report are kept: a forced retry is one more attempt, not a
+    fresh start. A message a worker is sending right now is left to that worker.
+    """
+    from careaccess.core.audit import ledger
+    from careaccess.core.context import Actor
+    from careaccess.core.errors import Conflict
+
+    from .selectors import get_message
+
+    actor = actor or Actor.system("cli")
+    message = get_message(reference)
+    now = clock.now()
+    with transaction.atomic():
+        if message.state == Message.State.SENT:
+            raise Conflict(f"message {message.id} was already sent at {message.sent_at.isoformat()}; nothing to retry")
+        updated = (
+            Message.objects.filter(id=message.id, state=Message.State.QUEUED)
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+            .update(next_attempt_at=now)
+        )
+        if not updated:
+            message.refresh_from_db()
+            if message.state == Message.State.SENT:
+                raise Conflict(f"message {message.id} was sent meanwhile; nothing to retry")
+            raise Conflict(
+                f"message {message.id} is being sent right now by {message.claimed_by} "
+                f"(lease until {message.lease_until.isoformat()}); check again in a moment"
+            )
+        ledger.record(
+            "outbox.retry",
+            actor=actor,
+            target_type="outbox.message",
+            target_id=message.id,
+            before={"next_attempt_at": message.next_attempt_at.isoformat(), "attempts": message.attempts},
+            after={"next_attempt_at": now.isoformat()},
+            reason=reason or "retry forced by staff",
+        )
+    message.next_attempt_at = now
+    return message
