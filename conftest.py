@@ -1,10 +1,23 @@
-"""Fixtures every test may use."""
+"""Fixtures and markers every test may use."""
 
 import datetime as dt
+import os
 
 import pytest
 
 from careaccess.core import clock as clock_module
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    has_chromium = os.path.exists("/usr/bin/chromium")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (CI runs it)"))
+        if "browser" in item.keywords and not has_chromium:
+            item.add_marker(pytest.mark.skip(reason="needs Debian's Chromium: apt-get install -y chromium"))
 
 
 @pytest.fixture(autouse=True)
