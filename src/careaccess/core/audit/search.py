@@ -1,0 +1,116 @@
+"""Reading the ledger (issue: audit ledger, part 3; rule PP15): staff with the auditor or RA manager
+activity search entries by person, organisation, actor, kind and time. Reading is itself recorded.
+
+An auditor sees the entries of the organisations their position covers (its own, and its
+descendants where it oversees others), and of the people who hold positions there; an auditor at
+a top-level organisation that oversees others also sees the entries that concern no organisation
+(the catalogue, services, people not yet placed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from careaccess.core import permissions
+from careaccess.core.context import Actor
+from careaccess.core.errors import InvalidInput
+
+from . import ledger
+from .models import Entry
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    person: str | None = None
+    organisation: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    access_request: str | None = None
+    request_id: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    def check(self) -> None:
+        from careaccess.directory.rules import is_user_id
+
+        if self.person and not is_user_id(self.person):
+            raise InvalidInput({"person": "give the person's 12-digit user id"})
+        if self.organisation and len(self.organisation) > 20:
+            raise InvalidInput({"organisation": "give an organisation code of 20 characters or fewer"})
+        if self.since and self.until and self.since > self.until:
+            raise InvalidInput({"until": "the end of the period must be after its start"})
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise InvalidInput({name: "give the time with its offset, like 2026-06-01T09:00:00+01:00"})
+
+    def as_query(self) -> Q:
+        query = Q()
+        if self.person:
+            query &= Q(person_uid=self.person) | Q(actor_uid=self.person)
+        if self.organisation:
+            query &= Q(organisation_code=self.organisation.upper())
+        if self.actor:
+            query &= Q(actor_uid=self.actor) | Q(actor__icontains=self.actor)
+        if self.action:
+            query &= Q(action__startswith=self.action)
+        if self.access_request:
+            query &= Q(access_request=self.access_request)
+        if self.request_id:
+            query &= Q(request_id=self.request_id)
+        if self.since:
+            query &= Q(recorded_at__gte=self.since)
+        if self.until:
+            query &= Q(recorded_at__lt=self.until)
+        return query
+
+    def describe(self) -> dict:
+        return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in asdict(self).items() if v}
+
+
+def _scope(actor: Actor) -> Q | None:
+    """None when the actor (the system) sees the whole ledger, else the entries their positions cover."""
+    if actor.kind == "system":
+        return None
+    from careaccess.directory.models import Assignment, Organisation
+
+    grants = [g for g in permissions.grants(actor.person_id, actor.assignment_id) if g.capabilities & {"auditor", "ra_manager"}]
+    codes: set[str] = set()
+    sees_unplaced = False
+    for grant in grants:
+        organisation = Organisation.objects.get(id=grant.organisation_id)
+        sees_unplaced |= grant.oversees_descendants and organisation.parent_id is None
+        codes.add(organisation.code)
+        if grant.oversees_descendants:
+            level = [organisation.id]
+            while level:
+                children = list(Organisation.objects.filter(parent_id__in=level).values_list("id", "code"))
+                codes.update(code for _, code in children)
+                level = [i for i, _ in children]
+    people = Assignment.objects.filter(position__organisation__code__in=codes).values("person__uid")
+    scope = Q(organisation_code__in=codes) | Q(person_uid__in=people)
+    if sees_unplaced:
+        scope |= Q(organisation_code__isnull=True, person_uid__isnull=True)
+    return scope
+
+
+def entries(actor: Actor, filters: EntryFilter) -> QuerySet[Entry]:
+    """The entries the actor may read that match the filters, newest first (not yet recorded)."""
+    filters.check()
+    permissions.authorise(actor, "audit.read")
+    scope = _scope(actor)
+    query = filters.as_query() if scope is None else filters.as_query() & scope
+    return Entry.objects.filter(query).order_by("-index")
+
+
+@transaction.atomic
+def record_search(actor: Actor, filters: EntryFilter, shown: int) -> None:
+    """Reading the ledger is itself an entry in it (rule PP15: targeted audits are accountable)."""
+    acting = permissions.authorise(actor, "audit.read")
+    ledger.record("audit.searched", actor=acting, target_type="ledger", target_id="search",
+                  after={"filters": filters.describe(), "shown": shown},
+                  person_uid=filters.person, organisation_code=filters.organisation)
