@@ -108,17 +108,11 @@ def test_rolled_back_change_sends_nothing_with_real_commits(clock, smtp_settings
     assert list(smtp_server.recorder.message_ids()) == [kept.message_id]
 
 
+@pytest.mark.django_db(transaction=True)
 def test_enqueue_outside_a_transaction_is_refused():
-    with pytest.raises(RuntimeError):
-        # autocommit mode is only reachable in a transactional test; simulate by checking the guard
-        from django.db import connection
-
-        in_block = connection.in_atomic_block
-        connection.in_atomic_block = False
-        try:
-            enqueue(to="user@example.test", subject="x", body="y")
-        finally:
-            connection.in_atomic_block = in_block
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        enqueue(to="user@example.test", subject="x", body="y")
+    assert Message.objects.count() == 0
 
 
 # --- refusals and outages ------------------------------------------------------------------------
