@@ -89,18 +89,19 @@ def record(
     values = {
         "index": head.size,
         "recorded_at": format_time(recorded_at),
-        "actor_kind": actor.kind,
-        "actor": actor.label,
-        "actor_uid": actor.person_uid,
-        "actor_position": actor.position_label,
-        "action": action,
-        "target_type": target_type,
+        # Text columns hold text: the leaf hashes exactly what the database gives back.
+        "actor_kind": str(actor.kind),
+        "actor": str(actor.label),
+        "actor_uid": _text(actor.person_uid),
+        "actor_position": _text(actor.position_label),
+        "action": str(action),
+        "target_type": str(target_type),
         "target_id": str(target_id),
-        "person_uid": person_uid,
-        "organisation_code": organisation_code,
-        "access_request": None if access_request is None else str(access_request),
-        "request_id": current_request_id(),
-        "reason": reason or "",
+        "person_uid": _text(person_uid),
+        "organisation_code": _text(organisation_code),
+        "access_request": _text(access_request),
+        "request_id": _text(current_request_id()),
+        "reason": str(reason or ""),
         "before": canonical_json(before),
         "after": canonical_json(after),
         "prev_hash": head.last_hash,
@@ -116,6 +117,10 @@ def record(
         size=frontier.size, last_hash=leaf.hex(), frontier=",".join(h.hex() for h in frontier.to_list())
     )
     return entry
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _locked_head() -> Head:

@@ -1,0 +1,432 @@
+"""Verifying the whole audit ledger (rule PP9): `careaccess audit verify`.
+
+One pass over audit_entry in index order, in keyset-paginated batches of plain tuples (no model
+objects), checking for each entry:
+
+* its index is the next one (a gap = an entry removed; index 0 missing = the first one removed;
+  an index below 0 = one inserted);
+* its prev_hash is the previous entry's leaf hash (genesis: 64 zeros) - a break means entries were
+  reordered, inserted or rewritten; when it links to the entry two back, the one between was
+  inserted;
+* its leaf_hash is SHA-256(0x00 || leaf bytes) of its own columns (else it was edited);
+
+and, with the Merkle root rebuilt on a `Frontier` as it goes:
+
+* every stored checkpoint's root at its tree size, and its Ed25519 signature with the ledger key;
+* the head row's size, last hash and frontier at the end (entries removed from, or added to, the
+  end);
+* optionally the stored Node rows (`check_nodes`), batch by batch with range queries.
+
+It stops at the first problem and reports it as a `Problem` with the entry's index. Appends may go
+on while it runs: committed entries never change, and the head is re-read after the stream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from . import merkle
+from .ledger import LEAF_FIELDS, LEAF_FORMAT, NODE_LEVEL_SHIFT, node_key
+from .models import Checkpoint, Head
+
+GENESIS_HASH = "0" * 64
+BATCH = 20_000
+
+# Kinds of problem.
+EDITED = "edited"
+REMOVED = "removed"
+INSERTED = "inserted"
+CHAIN_BREAK = "chain_break"  # reordered, or rewritten with its hash
+CHECKPOINT = "checkpoint"
+SIGNATURE = "signature"
+HEAD = "head"
+NODE = "node"
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str
+    index: int | None
+    message: str
+    checkpoint_id: int | None = None
+
+    def __str__(self) -> str:
+        where = f"entry {self.index}" if self.index is not None else "ledger"
+        return f"{where}: {self.kind}: {self.message}"
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    size: int = 0
+    root: str = ""
+    checkpoints_checked: int = 0
+    nodes_checked: int = 0
+    seconds: float = 0.0
+    problem: Problem | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def entries_per_second(self) -> float:
+        return self.size / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "root": self.root,
+            "checkpoints_checked": self.checkpoints_checked,
+            "nodes_checked": self.nodes_checked,
+            "seconds": round(self.seconds, 3),
+            "problem": None
+            if self.problem is None
+            else {
+                "kind": self.problem.kind,
+                "index": self.problem.index,
+                "message": self.problem.message,
+                "checkpoint_id": self.problem.checkpoint_id,
+            },
+        }
+
+
+class _Stop(Exception):
+    def __init__(self, problem: Problem):
+        self.problem = problem
+
+
+def _entry_sql() -> str:
+    """The leaf fields in LEAF_FIELDS order with recorded_at already spelled as in the leaf."""
+    vendor = connection.vendor
+    if vendor == "postgresql":
+        when = """to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+    elif vendor == "sqlite":
+        # Django stores aware datetimes on SQLite as naive UTC text, without ".ffffff" when 0.
+        when = (
+            "replace(recorded_at, ' ', 'T') || "
+            "CASE WHEN length(recorded_at) = 19 THEN '.000000Z' ELSE 'Z' END"
+        )
+    else:  # pragma: no cover
+        raise RuntimeError(f"unsupported database {vendor}")
+    columns = [when if f == "recorded_at" else connection.ops.quote_name(f) for f in LEAF_FIELDS]
+    return f"SELECT {', '.join(columns)}, leaf_hash FROM audit_entry"
+
+
+def _stream(after: int | None, stop_before: int | None = None, batch: int = BATCH):
+    """Yield lists of rows in index order, keyset-paginated (constant memory, no OFFSET)."""
+    base = _entry_sql()
+    idx = connection.ops.quote_name("index")
+    with connection.cursor() as cursor:
+        while True:
+            where, params = [], []
+            if after is not None:
+                where.append(f"{idx} > %s")
+                params.append(after)
+            if stop_before is not None:
+                where.append(f"{idx} < %s")
+                params.append(stop_before)
+            sql = base + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {idx} LIMIT {int(batch)}"
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            if not rows:
+                return
+            yield rows
+            after = rows[-1][0]
+            if len(rows) < batch:
+                return
+
+
+class _Checker:
+    def __init__(self, check_nodes: bool, progress: Callable[[int], None] | None):
+        self.expected = 0
+        self.prev = GENESIS_HASH
+        self.prevprev: str | None = None
+        self.last_index: int | None = None
+        self.frontier = merkle.Frontier()
+        self.check_nodes = check_nodes
+        self.progress = progress
+        self.nodes_checked = 0
+        self.checkpoints_checked = 0
+        self.public_key = None
+        self.key_id = None
+        self.checkpoints: dict[int, list[tuple]] = {}
+        self.next_cp_size: int | None = None
+
+    # checkpoints --------------------------------------------------------------------------
+
+    def load_checkpoints(self) -> None:
+        from . import checkpoints as cps
+
+        self.public_key = cps.public_key()
+        self.key_id = cps.key_id()
+        for row in Checkpoint.objects.order_by("tree_size", "id").values_list(
+            "id", "tree_size", "root_hash", "made_at", "key_id", "signature"
+        ):
+            self.checkpoints.setdefault(row[1], []).append(row)
+        self.sizes = sorted(self.checkpoints)
+        self._cp_pos = 0
+        if self.sizes and self.sizes[0] == 0:
+            self._check_checkpoints_at(0, merkle.EMPTY_ROOT)
+            self._cp_pos = 1
+        self._set_next_cp()
+
+    def _set_next_cp(self):
+        self.next_cp_size = self.sizes[self._cp_pos] if self._cp_pos < len(self.sizes) else None
+
+    def _check_checkpoints_at(self, size: int, root: bytes) -> None:
+        import base64
+
+        from cryptography.exceptions import InvalidSignature
+
+        from .checkpoints import checkpoint_message
+        from .ledger import format_time
+
+        for cp_id, tree_size, root_hex, made_at, key_id, signature in self.checkpoints[size]:
+            if root_hex != root.hex():
+                first = self._last_good_checkpoint_size
+                raise _Stop(
+                    Problem(
+                        CHECKPOINT,
+                        first if size else None,
+                        f"checkpoint {cp_id} signed root {root_hex} for tree size {tree_size}, but the entries "
+                        f"give {root.hex()}: entries {first}..{size - 1} were rewritten (with their hashes) "
+                        f"after checkpoint {cp_id} was made",
+                        cp_id,
+                    )
+                )
+            if key_id != self.key_id:
+                raise _Stop(
+                    Problem(
+                        SIGNATURE,
+                        None,
+                        f"checkpoint {cp_id} names key {key_id[:16]}…, not this ledger's key {self.key_id[:16]}…",
+                        cp_id,
+                    )
+                )
+            try:
+                self.public_key.verify(
+                    base64.b64decode(signature, validate=True),
+                    checkpoint_message(tree_size, root_hex, format_time(made_at)),
+                )
+            except (InvalidSignature, ValueError):
+                raise _Stop(
+                    Problem(
+                        SIGNATURE,
+                        None,
+                        f"checkpoint {cp_id} (tree size {tree_size}) has a signature that does not verify with "
+                        "the ledger key: the checkpoint row was forged or altered",
+                        cp_id,
+                    )
+                ) from None
+            self.checkpoints_checked += 1
+        self._last_good_checkpoint_size = size
+
+    _last_good_checkpoint_size = 0
+
+    # entries -------------------------------------------------------------------------------
+
+    def feed(self, rows: list[tuple]) -> None:
+        encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+        sha256 = hashlib.sha256
+        append = self.frontier.append
+        fmt = LEAF_FORMAT
+        expected, prev, prevprev = self.expected, self.prev, self.prevprev
+        next_cp = self.next_cp_size
+        completed_all = [] if self.check_nodes else None
+        try:
+            for row in rows:
+                index = row[0]
+                if index != expected:
+                    self.expected, self.prev = expected, prev
+                    raise _Stop(self._index_problem(index, expected))
+                stored_prev = row[16]
+                if stored_prev != prev:
+                    if stored_prev == prevprev:
+                        raise _Stop(
+                            Problem(
+                                INSERTED,
+                                index - 1,
+                                f"entry {index} links back to entry {index - 2} (prev_hash {stored_prev[:16]}…): "
+                                f"entry {index - 1} was inserted between them",
+                            )
+                        )
+                    raise _Stop(
+                        Problem(
+                            CHAIN_BREAK,
+                            index,
+                            f"entry {index}'s prev_hash {stored_prev[:16]}… is not entry "
+                            f"{index - 1 if index else 'genesis'}'s leaf hash {prev[:16]}…: entries were reordered "
+                            f"here, or the entry before was rewritten together with its hash",
+                        )
+                    )
+                leaf = sha256(b"\x00" + encode([fmt, *row[:17]]).encode("utf-8")).digest()
+                leaf_hex = leaf.hex()
+                if leaf_hex != row[17]:
+                    raise _Stop(
+                        Problem(
+                            EDITED,
+                            index,
+                            f"entry {index}'s columns hash to {leaf_hex[:16]}… but its stored leaf hash is "
+                            f"{str(row[17])[:16]}…: the entry was edited",
+                        )
+                    )
+                completed = append(leaf)
+                if completed_all is not None and completed:
+                    completed_all.extend(completed)
+                prevprev, prev = prev, leaf_hex
+                expected += 1
+                if expected == next_cp:
+                    self.expected = expected
+                    self._check_checkpoints_at(expected, self.frontier.root())
+                    self._cp_pos += 1
+                    self._set_next_cp()
+                    next_cp = self.next_cp_size
+        finally:
+            self.expected, self.prev, self.prevprev = expected, prev, prevprev
+        if completed_all:
+            self._check_nodes(completed_all)
+        if self.progress:
+            self.progress(len(rows))
+
+    def _index_problem(self, index: int, expected: int) -> Problem:
+        if index > expected:
+            which = "the first entry (index 0)" if expected == 0 else f"entry {expected}"
+            gap = f"entries {expected}..{index - 1} are" if index - expected > 1 else f"entry {expected} is"
+            return Problem(REMOVED, expected, f"{gap} missing: {which} was removed (the next index found is {index})")
+        return Problem(
+            INSERTED,
+            index if index >= 0 else expected,
+            f"an entry with index {index} appears where index {expected} was expected: an entry was inserted",
+        )
+
+    def _check_nodes(self, completed: list[tuple[int, int, bytes]]) -> None:
+        keys = {node_key(level, idx): h.hex() for level, idx, h in completed}
+        # The nodes completed by a batch of leaves are a few contiguous index ranges per level.
+        ranges: dict[int, list[int]] = {}
+        for level, idx, _ in completed:
+            r = ranges.get(level)
+            if r is None:
+                ranges[level] = [idx, idx]
+            else:
+                r[0] = min(r[0], idx)
+                r[1] = max(r[1], idx)
+        k = connection.ops.quote_name("key")
+        where = " OR ".join(f"({k} BETWEEN %s AND %s)" for _ in ranges)
+        params = []
+        for level, (lo, hi) in ranges.items():
+            params += [node_key(level, lo), node_key(level, hi)]
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {connection.ops.quote_name('key')}, hash FROM audit_node WHERE {where}", params)
+            stored = dict(cursor.fetchall())
+        for key, h in keys.items():
+            got = stored.get(key)
+            if got != h:
+                level, idx = key >> NODE_LEVEL_SHIFT, key & ((1 << NODE_LEVEL_SHIFT) - 1)
+                first = idx << level
+                state = "missing" if got is None else f"{got[:16]}… instead of {h[:16]}…"
+                raise _Stop(
+                    Problem(
+                        NODE,
+                        first,
+                        f"stored node (level {level}, index {idx}) over entries {first}..{first + (1 << level) - 1} "
+                        f"is {state}: proofs from it would be wrong",
+                    )
+                )
+        self.nodes_checked += len(keys)
+
+    # the end ---------------------------------------------------------------------------------
+
+    def check_head(self, head: Head) -> None:
+        n = self.expected
+        if head.size > n:
+            raise _Stop(
+                Problem(
+                    REMOVED,
+                    n,
+                    f"the head records {head.size} entries but the ledger ends at entry {n - 1}: entries "
+                    f"{n}..{head.size - 1} were removed from the end",
+                )
+            )
+        if head.size < n:
+            raise _Stop(
+                Problem(
+                    INSERTED,
+                    head.size,
+                    f"the head records {head.size} entries but entries {head.size}..{n - 1} exist beyond it: "
+                    "they were inserted at the end",
+                )
+            )
+        if head.last_hash != self.prev:
+            raise _Stop(
+                Problem(
+                    CHAIN_BREAK,
+                    n - 1 if n else None,
+                    f"the head's last hash {head.last_hash[:16]}… is not entry {n - 1}'s leaf hash {self.prev[:16]}…: "
+                    "the last entry was rewritten together with its hash",
+                )
+            )
+        frontier = ",".join(h.hex() for h in self.frontier.to_list())
+        if head.frontier != frontier:
+            raise _Stop(
+                Problem(HEAD, None, "the head's Merkle frontier does not match the entries: the head row was altered")
+            )
+        pending = [s for s in self.sizes if s > n]
+        if pending:
+            s = pending[0]
+            cp_id = self.checkpoints[s][0][0]
+            raise _Stop(
+                Problem(
+                    REMOVED,
+                    n,
+                    f"checkpoint {cp_id} covers {s} entries but the ledger has only {n}: entries {n}..{s - 1} "
+                    "were removed from the end",
+                    cp_id,
+                )
+            )
+
+
+def verify(
+    *,
+    check_nodes: bool = True,
+    batch: int = BATCH,
+    progress: Callable[[int], None] | None = None,
+    total_hint: Callable[[int], None] | None = None,
+) -> VerifyResult:
+    """Check the whole ledger. `progress(n)` is called after each batch with its row count;
+    `total_hint(size)` once with the head's size at the start (for a progress bar)."""
+    started = time.perf_counter()
+    checker = _Checker(check_nodes, progress)
+    result = VerifyResult(ok=False)
+    try:
+        if total_hint:
+            total_hint(Head.objects.get(id=1).size)
+        checker.load_checkpoints()
+        for rows in _stream(None, batch=batch):
+            checker.feed(rows)
+        # Appends may have committed while we streamed: catch up until the head and the rows
+        # agree (an entry and the head move together in one transaction).
+        for _ in range(10):
+            head = Head.objects.get(id=1)
+            if head.size <= checker.expected:
+                break
+            got = 0
+            for rows in _stream(checker.expected - 1 if checker.expected else None, batch=batch):
+                checker.feed(rows)
+                got += len(rows)
+            if not got:
+                break
+        checker.check_head(head)
+        result.ok = True
+    except _Stop as stop:
+        result.problem = stop.problem
+    result.size = checker.expected
+    result.root = checker.frontier.root().hex()
+    result.checkpoints_checked = checker.checkpoints_checked
+    result.nodes_checked = checker.nodes_checked
+    result.seconds = time.perf_counter() - started
+    return result
