@@ -55,6 +55,9 @@ INSTALLED_APPS = [
     "careaccess.core.audit",
     "careaccess.core.outbox",
     "careaccess.directory",
+    "careaccess.access_requests",
+    "careaccess.identity",
+    "careaccess.credentials",
     "careaccess.web",
 ]
 

@@ -1,0 +1,1 @@
+"""Smartcards, the certificate authority, PINs, passwords, TOTP and security keys."""

@@ -1,0 +1,1 @@
+"""Identity checks and evidence, terms of use, training records."""
