@@ -227,6 +227,13 @@ class _Checker:
         self._last_good_checkpoint_size = size
 
     _last_good_checkpoint_size = 0
+    pending: tuple[int, bytes] | None = None
+
+    def flush_pending(self) -> None:
+        if self.pending is not None:
+            size, root = self.pending
+            self.pending = None
+            self._check_checkpoints_at(size, root)
 
     # entries -------------------------------------------------------------------------------
 
@@ -264,6 +271,10 @@ class _Checker:
                             f"here, or the entry before was rewritten together with its hash",
                         )
                     )
+                if self.pending is not None:
+                    # A checkpoint at this size was reached by the entry before: checked only now,
+                    # so that "entry i-1 was inserted" (seen from entry i) is reported precisely.
+                    self.flush_pending()
                 leaf = sha256(b"\x00" + encode([fmt, *row[:17]]).encode("utf-8")).digest()
                 leaf_hex = leaf.hex()
                 if leaf_hex != row[17]:
@@ -281,8 +292,7 @@ class _Checker:
                 prevprev, prev = prev, leaf_hex
                 expected += 1
                 if expected == next_cp:
-                    self.expected = expected
-                    self._check_checkpoints_at(expected, self.frontier.root())
+                    self.pending = (expected, self.frontier.root())
                     self._cp_pos += 1
                     self._set_next_cp()
                     next_cp = self.next_cp_size
@@ -420,7 +430,8 @@ def verify(
                 got += len(rows)
             if not got:
                 break
-        checker.check_head(head)
+        checker.check_head(head)  # the more precise diagnoses first
+        checker.flush_pending()
         result.ok = True
     except _Stop as stop:
         result.problem = stop.problem

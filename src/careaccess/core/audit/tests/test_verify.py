@@ -1,0 +1,272 @@
+"""Whole-ledger verification finds every kind of tampering and names the first bad entry (rule PP9).
+
+Tampering is done the way an attacker with the database owner's rights would: triggers dropped,
+raw SQL. Each test uses the `db` fixture, so the DDL and the damage roll back at its end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from careaccess.core.audit import checkpoints, merkle
+from careaccess.core.audit import verify as v
+from careaccess.core.audit.models import Head
+
+from .helpers import (
+    GENESIS,
+    append,
+    drop_triggers,
+    ensure,
+    forge_at,
+    insert_row,
+    leaf_of,
+    move,
+    q,
+    row,
+    shift_up_from,
+    size,
+    sql,
+)
+
+pytestmark = pytest.mark.django_db
+
+POSITIONS = ["first", "middle", "last"]
+
+
+def _position(name: str, n: int) -> int:
+    return {"first": 0, "middle": n // 2, "last": n - 1}[name]
+
+
+@pytest.fixture
+def ledger_of_some():
+    """At least 40 entries (whatever other tests left) and a checkpoint over all of them."""
+    append(5, tag="verify")
+    n = ensure(40)
+    checkpoints.make_checkpoint()
+    return n
+
+
+def test_an_untouched_ledger_verifies(ledger_of_some):  # rule PP9
+    result = v.verify()
+    assert result.ok, result.problem
+    head = Head.objects.get(id=1)
+    assert result.size == head.size == ledger_of_some
+    assert result.root == checkpoints.head_root(head).hex()
+    assert result.checkpoints_checked >= 1
+    assert result.nodes_checked > 0
+
+
+@pytest.mark.parametrize("batch", [1, 3, 7, 64])
+def test_batch_boundaries_do_not_matter(ledger_of_some, batch):
+    result = v.verify(batch=batch)
+    assert result.ok, result.problem
+    assert result.size == ledger_of_some
+
+
+def test_times_with_and_without_microseconds_verify(clock):  # rule PP9
+    before = size()
+    append(1, tag="whole-second")  # the clock fixture is frozen on a whole second
+    clock.advance(dt.timedelta(microseconds=123456))
+    append(1, tag="fraction")
+    clock.advance(dt.timedelta(microseconds=1))
+    append(1, tag="tiny")
+    assert size() == before + 3
+    assert v.verify().ok
+
+
+def test_progress_is_reported():
+    ensure(10)
+    seen, total = [], []
+    result = v.verify(batch=4, progress=seen.append, total_hint=total.append)
+    assert result.ok
+    assert sum(seen) == result.size and total == [result.size]
+
+
+# --- edit, delete, insert, reorder: first, middle, last ------------------------------------
+
+
+@pytest.mark.parametrize("where", POSITIONS)
+def test_an_edited_entry_is_found(ledger_of_some, where):  # rule PP9
+    n = size()
+    k = _position(where, n)
+    drop_triggers()
+    sql("UPDATE audit_entry SET reason = %s WHERE " + q("index") + " = %s", ["nothing to see", k])
+    result = v.verify()
+    assert not result.ok
+    assert result.problem.kind == v.EDITED
+    assert result.problem.index == k
+    assert "edited" in result.problem.message
+
+
+@pytest.mark.parametrize("where", POSITIONS)
+def test_a_removed_entry_is_found(ledger_of_some, where):  # rule PP9
+    n = size()
+    k = _position(where, n)
+    drop_triggers()
+    sql("DELETE FROM audit_entry WHERE " + q("index") + " = %s", [k])
+    result = v.verify()
+    assert not result.ok
+    assert result.problem.kind == v.REMOVED
+    assert result.problem.index == k
+    if where == "first":
+        assert "index 0" in result.problem.message
+
+
+@pytest.mark.parametrize("where", POSITIONS)
+def test_an_inserted_entry_is_found(ledger_of_some, where):  # rule PP9
+    """The best forgery: later entries moved up one place, a well-formed entry at k that links
+    correctly to entry k-1 and carries a correct leaf hash of its own."""
+    n = size()
+    k = _position(where, n)
+    prev = row(k - 1)["leaf_hash"] if k else GENESIS
+    template = row(k)
+    drop_triggers()
+    shift_up_from(k)
+    insert_row(forge_at(k, prev, template))
+    result = v.verify()
+    assert not result.ok
+    assert result.problem.kind == v.INSERTED
+    assert result.problem.index == k
+    assert f"entry {k} was inserted" in result.problem.message
+
+
+def test_an_entry_added_after_the_last_is_found(ledger_of_some):  # rule PP9
+    n = size()
+    forged = forge_at(n, row(n - 1)["leaf_hash"], row(n - 1))
+    insert_row(forged)  # no trigger stops an INSERT; the head was not moved with it
+    result = v.verify()
+    assert not result.ok
+    assert result.problem.kind == v.INSERTED
+    assert result.problem.index == n
+
+
+def test_an_entry_with_a_negative_index_is_found(ledger_of_some):
+    forged = forge_at(-1, GENESIS, row(0))
+    insert_row(forged)
+    result = v.verify()
+    assert not result.ok
+    assert result.problem.kind == v.INSERTED
+    assert result.problem.index == 0
+
+
+@pytest.mark.parametrize("where", POSITIONS)
+def test_reordered_entries_are_found(ledger_of_some, where):  # rule PP9
+    n = size()
+    k = min(_position(where, n), n - 2)  # swap k and k+1
+    drop_triggers()
+    move(k, -5)
+    move(k + 1, k)
+    move(-5, k + 1)
+    result = v.verify()
+    assert not result.ok
+    assert result.problem.kind == v.CHAIN_BREAK
+    assert result.problem.index == k
+
+
+# --- cleverer attacks -------------------------------------------------------------------------
+
+
+def test_an_entry_rewritten_with_its_hash_breaks_the_chain_after_it(ledger_of_some):  # rule PP9
+    n = size()
+    k = n // 2
+    values = row(k)
+    values["reason"] = "rewritten"
+    drop_triggers()
+    sql(
+        "UPDATE audit_entry SET reason = %s, leaf_hash = %s WHERE " + q("index") + " = %s",
+        ["rewritten", leaf_of(values), k],
+    )
+    result = v.verify()
+    assert result.problem.kind == v.CHAIN_BREAK
+    assert result.problem.index == k + 1
+
+
+def test_the_last_entry_rewritten_with_its_hash_is_caught_by_the_head(ledger_of_some):
+    n = size()
+    values = row(n - 1)
+    values["reason"] = "rewritten"
+    drop_triggers()
+    sql(
+        "UPDATE audit_entry SET reason = %s, leaf_hash = %s WHERE " + q("index") + " = %s",
+        ["rewritten", leaf_of(values), n - 1],
+    )
+    result = v.verify(check_nodes=False)
+    assert not result.ok
+    assert result.problem.index == n - 1
+
+
+def test_a_rewrite_that_also_fixes_the_head_is_caught_by_the_signed_checkpoint(ledger_of_some):  # rule PP9
+    checkpoints.make_checkpoint()
+    n = size()
+    values = row(n - 1)
+    values["reason"] = "rewritten"
+    new_leaf = leaf_of(values)
+    drop_triggers()
+    sql(
+        "UPDATE audit_entry SET reason = %s, leaf_hash = %s WHERE " + q("index") + " = %s",
+        ["rewritten", new_leaf, n - 1],
+    )
+    leaves = [bytes.fromhex(h) for (h,) in sql(f"SELECT leaf_hash FROM audit_entry ORDER BY {q('index')}")]
+    frontier = merkle.Frontier.from_leaves(leaves)
+    Head.objects.filter(id=1).update(last_hash=new_leaf, frontier=",".join(h.hex() for h in frontier.to_list()))
+    result = v.verify(check_nodes=False)
+    assert not result.ok
+    assert result.problem.kind == v.CHECKPOINT
+    assert result.problem.checkpoint_id is not None
+
+
+def test_removing_entries_from_the_end_and_rewinding_the_head_is_caught_by_the_checkpoint(ledger_of_some):
+    n = size()
+    drop_triggers()
+    sql(f"DELETE FROM audit_entry WHERE {q('index')} >= %s", [n - 3])
+    leaves = [bytes.fromhex(h) for (h,) in sql(f"SELECT leaf_hash FROM audit_entry ORDER BY {q('index')}")]
+    frontier = merkle.Frontier.from_leaves(leaves)
+    Head.objects.filter(id=1).update(
+        size=n - 3, last_hash=leaves[-1].hex(), frontier=",".join(h.hex() for h in frontier.to_list())
+    )
+    result = v.verify(check_nodes=False)
+    assert not result.ok
+    assert result.problem.kind == v.REMOVED
+    assert result.problem.index == n - 3
+
+
+def test_a_forged_checkpoint_signature_is_found(ledger_of_some):
+    cp = checkpoints.make_checkpoint()
+    drop_triggers()
+    forged_root = "ab" * 32
+    sql("UPDATE audit_checkpoint SET signature = %s WHERE id = %s", ["A" * 86 + "==", cp.id])
+    result = v.verify()
+    assert not result.ok
+    assert result.problem.kind == v.SIGNATURE
+    assert result.problem.checkpoint_id == cp.id
+    sql("UPDATE audit_checkpoint SET root_hash = %s WHERE id = %s", [forged_root, cp.id])
+    assert v.verify().problem.kind == v.CHECKPOINT
+
+
+def test_an_altered_node_is_found_and_can_be_skipped(ledger_of_some):
+    key = sql(f"SELECT MIN({q('key')}) FROM audit_node")[0][0]
+    drop_triggers()
+    sql(f"UPDATE audit_node SET hash = %s WHERE {q('key')} = %s", ["cd" * 32, key])
+    result = v.verify()
+    assert not result.ok
+    assert result.problem.kind == v.NODE
+    assert v.verify(check_nodes=False).ok
+
+
+def test_an_altered_head_frontier_is_found(ledger_of_some):
+    head = Head.objects.get(id=1)
+    hashes = head.frontier.split(",")
+    hashes[0] = "ef" * 32
+    Head.objects.filter(id=1).update(frontier=",".join(hashes))
+    result = v.verify()
+    assert not result.ok
+    assert result.problem.kind == v.HEAD
+
+
+def test_result_as_dict_names_the_problem(ledger_of_some):
+    drop_triggers()
+    sql("DELETE FROM audit_entry WHERE " + q("index") + " = %s", [3])
+    d = v.verify().as_dict()
+    assert d["ok"] is False and d["problem"]["index"] == 3 and d["problem"]["kind"] == "removed"
