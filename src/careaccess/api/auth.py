@@ -1,0 +1,25 @@
+"""Bearer-token authentication for the API: `Authorization: Bearer ca_<prefix>_<secret>`."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja.security import HttpBearer
+
+from careaccess.core import tokens
+from careaccess.core.context import Actor
+
+
+class BearerToken(HttpBearer):
+    """A careaccess API token (`careaccess token create`). A person's token acts as that person,
+    with the rights of their live positions; a relying service's token acts as the service."""
+
+    openapi_bearerFormat = "ca_<prefix>_<secret>"  # noqa: N815 - the OpenAPI field name
+    openapi_description = "A careaccess API token from `careaccess token create`."
+
+    def authenticate(self, request: HttpRequest, token: str) -> Actor:
+        # Raises tokens.Unauthenticated (401, saying why) for unknown, revoked or unusable tokens.
+        return tokens.authenticate(token)
+
+
+def actor_of(request: HttpRequest) -> Actor:
+    return request.auth
