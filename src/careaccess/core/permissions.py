@@ -58,6 +58,25 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "decision.ask": ALL_STAFF,
     "audit.read": ("auditor", "ra_manager"),
     "token.create": ("ra_manager",),
+    # identity checks, terms and training (identity app)
+    "identity.read": ("ra_agent", "ra_manager", "sponsor", "auditor"),
+    "identity.verify": ("ra_agent", "ra_manager"),  # rule DS5: only RA agents check identity
+    "terms.publish": ("ra_manager",),
+    "training.record": ("ra_agent", "ra_manager", "sponsor", "authoriser", "lead_correspondent"),
+    "training.record_ra": ("ra_manager",),
+    "ra_agent.appoint": ("sponsor", "ra_manager"),  # rule DS10
+    "ra_agent.remove": ("ra_manager",),
+    # smartcards and the certificate authority (credentials app)
+    "card.read": ("ra_agent", "ra_manager", "sponsor", "auditor"),
+    "card.issue": ("ra_agent", "ra_manager"),
+    "card.unlock": ("ra_agent", "ra_manager", "sponsor"),  # rule DS8 (pharmacists: credentials.rules)
+    "card.renew": ("ra_agent", "ra_manager", "sponsor"),  # rule SC9
+    "card.repair": ("ra_agent", "ra_manager"),
+    "card.cancel": ("ra_agent", "ra_manager"),
+    "card.replace": ("ra_agent", "ra_manager"),
+    "card.misuse_report": ALL_STAFF,
+    "card.misuse_decide": ("ra_manager",),
+    "pki.manage": ("ra_manager",),
 }
 
 # What a relying service's token may do: ask who a user is and what they may do.
