@@ -77,6 +77,18 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "card.misuse_report": ALL_STAFF,
     "card.misuse_decide": ("ra_manager",),
     "pki.manage": ("ra_manager",),
+    # access requests (access_requests.services narrows each to the request's route and policy)
+    "request.read": ALL_STAFF,
+    "request.raise": ("sponsor", "authoriser", "lead_correspondent", "service_desk", "ra_agent", "ra_manager",
+                      "local_administrator"),
+    "request.validate": ("service_desk", "authoriser", "sponsor", "lead_correspondent"),
+    "request.approve": ("authoriser", "sponsor", "lead_correspondent"),
+    "request.fulfil": ("local_administrator", "ra_agent", "ra_manager"),
+    "request.check_identity": ("ra_agent", "ra_manager"),  # rule DS5
+    "request.confirm": ("local_administrator", "ra_agent", "ra_manager"),
+    "request.refer": ("service_desk", "authoriser", "sponsor", "lead_correspondent", "local_administrator",
+                      "ra_agent", "ra_manager"),
+    "request.training": ("ra_manager",),
 }
 
 # What a relying service's token may do: ask who a user is and what they may do.
