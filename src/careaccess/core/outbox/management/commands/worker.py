@@ -9,6 +9,9 @@ from careaccess.core.outbox.runner import PassResult, Worker
 
 
 class Command(BaseCommand):
+    # The worker loads no URLs or views; it must not refuse to deliver mail over a page's check
+    # (run `careaccess check --deploy` for those).
+    requires_system_checks = []
     help = (
         "Deliver queued notifications and run the periodic jobs, every --interval seconds until "
         "stopped (SIGTERM/SIGINT finish the message being sent, then stop). Several workers may run "
