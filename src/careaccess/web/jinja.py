@@ -1,14 +1,67 @@
-"""The Jinja environment for pages: NHS.UK frontend macros plus Django's url(), static() and csrf."""
+"""The Jinja environment for pages: NHS.UK frontend macros plus Django's url(), static() and csrf
+(Django's Jinja2 backend puts `request`, `csrf_input` and `csrf_token` in every page's context)."""
 
 from django.templatetags.static import static
-from django.urls import reverse
-from jinja2 import ChainableUndefined, ChoiceLoader, Environment, PackageLoader
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from pathlib import Path
+
+from django.apps import apps
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
+
+
+def url_or_none(name: str, *args, **kwargs) -> str | None:
+    """The URL of a named page, or None while that page does not exist yet."""
+    try:
+        return reverse(name, args=args or None, kwargs=kwargs or None)
+    except NoReverseMatch:
+        return None
+
+
+def field_error(form, name: str):
+    """The errorMessage parameter of an NHS.UK form macro for one field (None when it is valid)."""
+    if form is None or not form.is_bound:
+        return None
+    messages = form.errors.get(name)
+    return {"text": messages[0]} if messages else None
+
+
+def field_value(form, name: str):
+    """A bound field's submitted value, to show it again (None for an unbound form)."""
+    if form is None:
+        return None
+    value = form[name].value()
+    return value if value not in (None, "") else None
+
+
+def local_time(instant, fmt: str = "%d %B %Y at %H:%M") -> str:
+    return "" if instant is None else timezone.localtime(instant).strftime(fmt)
+
+
+def _shell(request):
+    from .auth import shell
+
+    return shell(request) if request is not None else None
 
 
 def environment(**options):
     # nhsuk-frontend-jinja's macros expect ChainableUndefined (see its README).
     options["undefined"] = ChainableUndefined
-    options["loader"] = ChoiceLoader([options["loader"], PackageLoader("nhsuk_frontend_jinja")])
+    # Django's Jinja2 backend looks in each app's `jinja2/` folder; careaccess apps keep their
+    # pages in `templates/` (DESIGN.md), so those folders are searched too, then the NHS.UK macros.
+    template_dirs = [str(Path(app.path) / "templates") for app in apps.get_app_configs()
+                     if app.name.startswith("careaccess") and (Path(app.path) / "templates").is_dir()]
+    options["loader"] = ChoiceLoader([options["loader"], FileSystemLoader(template_dirs),
+                                      PackageLoader("nhsuk_frontend_jinja")])
     env = Environment(**options)
-    env.globals.update({"static": static, "url": reverse})
+    env.globals.update({
+        "static": static,
+        "url": reverse,
+        "url_or_none": url_or_none,
+        "field_error": field_error,
+        "field_value": field_value,
+        "web_shell": _shell,
+        "service_name": "careaccess",
+    })
+    env.filters["local_time"] = local_time
     return env

@@ -1,0 +1,128 @@
+"""What each staff capability lets someone do, in words, for the home page.
+
+The actions come from `permissions.ACTIONS` (the one place rights are decided); this module only
+names them. An action links to its page when a page with the URL name in `ACTION_PAGES` exists,
+so pages added by later work light up here without editing the home page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+
+from careaccess.core import permissions
+
+CAPABILITIES: dict[str, tuple[str, str]] = {
+    "sponsor": ("Sponsor", "Raise requests for people in your organisation, request positions for them and "
+                "their removal when they leave, and unlock and renew their smartcards."),
+    "authoriser": ("Authoriser", "Check and approve new-user requests and account changes for your organisation."),
+    "lead_correspondent": ("Lead correspondent", "Request accounts and permission changes for your care "
+                           "provider and review its accounts every 3 months."),
+    "ra_agent": ("RA agent", "Check identity, register people, grant positions, and issue, unlock and repair "
+                 "smartcards."),
+    "ra_manager": ("RA manager", "Everything an RA agent does, plus appointing sponsors and RA agents, batch "
+                   "updates and reports."),
+    "service_desk": ("Service desk", "Log and validate requests for organisations that have a service desk, "
+                     "and forward them."),
+    "local_administrator": ("Local administrator", "Action approved requests: create, amend, suspend and "
+                            "reinstate accounts."),
+    "auditor": ("Auditor", "Read the audit ledger and reports. Auditors change nothing."),
+}
+
+# action -> what it is called on the page.
+ACTION_NAMES: dict[str, str] = {
+    "organisation.read": "Look up organisations",
+    "organisation.create": "Add organisations",
+    "organisation.update": "Change organisations",
+    "unit.create": "Add organisational units",
+    "person.read": "Look up people",
+    "person.create": "Register people",
+    "person.update": "Change people's details",
+    "service.read": "Look up services",
+    "service.create": "Add services",
+    "service.update": "Change services and the code catalogue",
+    "position.read": "Look up positions",
+    "position.create": "Create positions",
+    "position.update": "Change positions",
+    "assignment.read": "Look up who holds which position",
+    "assignment.create": "Place people in positions",
+    "assignment.update": "Change or end people's positions",
+    "assignment.create_assignable": "Place people in positions open to sponsors",
+    "assignment.update_assignable": "Change or end people's positions open to sponsors",
+    "account.read": "Look up accounts",
+    "account.create": "Create accounts",
+    "account.update": "Suspend, reinstate and change accounts",
+    "access.read": "See a person's effective access",
+    "decision.ask": "Check whether a person may do something",
+    "audit.read": "Read the audit ledger",
+    "token.create": "Issue API tokens to relying services",
+}
+
+# action -> the URL name of its page, once that page exists.
+ACTION_PAGES: dict[str, str] = {
+    "organisation.read": "directory:organisations",
+    "person.read": "directory:people",
+    "position.read": "directory:positions",
+    "service.read": "directory:services",
+    "audit.read": "audit:ledger",
+}
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    href: str | None
+
+
+@dataclass(frozen=True)
+class Section:
+    capability: str
+    title: str
+    description: str
+    scopes: list[str]
+    actions: list[Action]
+
+
+def capability_title(capability: str) -> str:
+    return CAPABILITIES.get(capability, (capability.replace("_", " ").capitalize(), ""))[0]
+
+
+def _href(action: str) -> str | None:
+    name = ACTION_PAGES.get(action)
+    if not name:
+        return None
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
+
+
+def scope_text(grant: permissions.Grant, organisation_name: str | None = None) -> str:
+    where = f"{organisation_name} ({grant.organisation_code})" if organisation_name else grant.organisation_code
+    if grant.oversees_descendants:
+        return f"{where} and the organisations under it"
+    return where
+
+
+def actions_for(capability: str) -> list[Action]:
+    return [
+        Action(ACTION_NAMES.get(action, action), _href(action))
+        for action, allowed in permissions.ACTIONS.items()
+        if capability in allowed
+    ]
+
+
+def sections(capabilities: dict[str, list[permissions.Grant]], organisation_names: dict[str, str] | None = None) -> list[Section]:
+    """One section per capability the actor holds, in the order of CAPABILITIES."""
+    names = organisation_names or {}
+    order = list(CAPABILITIES) + sorted(set(capabilities) - set(CAPABILITIES))
+    result = []
+    for capability in order:
+        grants = capabilities.get(capability)
+        if not grants:
+            continue
+        title, description = CAPABILITIES.get(capability, (capability_title(capability), ""))
+        scopes = sorted({scope_text(g, names.get(g.organisation_code)) for g in grants})
+        result.append(Section(capability, title, description, scopes, actions_for(capability)))
+    return result
