@@ -1,0 +1,151 @@
+"""Smartcards, their certificates, CRLs, misuse reports, sign-in challenges and one-time unlock codes.
+
+A card belongs to one person for good (rule SC10): `Card.save` refuses to move a card to another
+person. Nothing here is deleted: cancelled and revoked cards and their certificates stay for audit.
+"""
+
+from django.db import models
+
+
+class Card(models.Model):
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended (misuse check)"
+        CANCELLED = "cancelled", "Cancelled"
+        REVOKED = "revoked", "Revoked (misuse)"
+
+    class LockReason(models.TextChoices):
+        NONE = "", "Not locked"
+        PIN_TRIES = "pin_tries", "Too many wrong PINs"
+        ISSUED_LOCKED = "issued_locked", "Replacement issued locked"
+
+    serial = models.CharField(max_length=20, unique=True)
+    series = models.CharField(max_length=2)
+    person = models.ForeignKey("directory.Person", on_delete=models.PROTECT, related_name="cards")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.ACTIVE)
+    lock_reason = models.CharField(max_length=20, choices=LockReason.choices, default="", blank=True)
+    # Only a hash of the PIN is kept (Django's configured hasher, Argon2).
+    pin_hash = models.CharField(max_length=200, blank=True, default="")
+    pin_tries = models.PositiveSmallIntegerField(default=0)
+    pin_changed_at = models.DateTimeField(null=True, blank=True)
+    renewals = models.PositiveSmallIntegerField(default=0)
+    public_key_der = models.BinaryField()
+    # The software card's private key, AES-GCM encrypted with the key-encryption key under var/pki.
+    encrypted_key = models.BinaryField()
+    certificate = models.OneToOneField("Certificate", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by")
+    replacement_reason = models.CharField(max_length=300, blank=True, default="")
+    collect_in_person = models.BooleanField(default=False)
+    self_service_registered_at = models.DateTimeField(null=True, blank=True)
+    issued_at = models.DateTimeField()
+    issued_by_label = models.CharField(max_length=300)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=300, blank=True, default="")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        indexes = [models.Index(fields=["person", "state"], name="card_person_state")]
+
+    @property
+    def locked(self) -> bool:
+        return bool(self.lock_reason)
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            owner = Card.objects.filter(pk=self.pk).values_list("person_id", flat=True).first()
+            if owner is not None and owner != self.person_id:
+                raise ValueError("a card belongs to one person for good (rule SC10); issue the other person their own card")
+        super().save(*args, **kwargs)
+
+    def __str__(self):
+        return f"card {self.serial}"
+
+
+class Certificate(models.Model):
+    class Status(models.TextChoices):
+        VALID = "valid", "Valid"
+        REVOKED = "revoked", "Revoked"
+
+    serial = models.CharField(max_length=40, unique=True)  # lower-case hex of the X.509 serial number
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="certificates")
+    person_uid = models.CharField(max_length=12)
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField()
+    der = models.BinaryField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.VALID)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=40, blank=True, default="")
+    issued_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        indexes = [models.Index(fields=["status", "revoked_at"], name="certificate_status")]
+
+    def __str__(self):
+        return f"certificate {self.serial}"
+
+
+class CrlIssue(models.Model):
+    """Every CRL issued; the id is the CRL number. The newest is the one published."""
+
+    der = models.BinaryField()
+    this_update = models.DateTimeField()
+    next_update = models.DateTimeField()
+    revoked_count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class MisuseReport(models.Model):
+    """Suspected misuse (SC3) or a loss or theft to check for misuse (SC6)."""
+
+    class Kind(models.TextChoices):
+        MISUSE = "misuse", "Suspected misuse"
+        LOSS_OR_THEFT = "loss_or_theft", "Loss or theft check"
+
+    class Outcome(models.TextChoices):
+        OPEN = "open", "Open"
+        NO_ACTION = "no_action", "No action"
+        SUSPENDED = "suspended", "Card access suspended"
+        REVOKED = "revoked", "Card access revoked"
+
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="misuse_reports")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.TextField()
+    reported_by_label = models.CharField(max_length=300)
+    reported_at = models.DateTimeField()
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.OPEN)
+    decided_by_label = models.CharField(max_length=300, blank=True, default="")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-reported_at", "-id"]
+
+
+class Challenge(models.Model):
+    """A single-use sign-in challenge: the card signs it; a used or expired one is refused."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="challenge_expiry")]
+
+
+class UnlockCode(models.Model):
+    """A one-time self-service unlock code sent by email (rule DS9): valid for minutes, single use."""
+
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="unlock_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

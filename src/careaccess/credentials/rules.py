@@ -1,0 +1,83 @@
+"""Pure rules of smartcards: PINs, series, renewal windows. No database, tested exhaustively.
+
+Each check returns None when allowed, or the reason it is refused (with the way forward)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+_SERIAL = re.compile(r"^\d{2}\d{6,18}$")
+
+CANCEL_REASONS = ("lost", "stolen", "damaged")
+REPLACEMENT_REASONS = ("lost", "stolen", "damaged", "faulty", "series_not_renewable", "renewals_used", "name_change",
+                       "other")
+
+
+def check_pin(pin, min_length: int, max_length: int) -> None:
+    """A PIN is 6 to 8 digits (settings)."""
+    if not isinstance(pin, str) or not pin.isdigit() or not pin.isascii():
+        raise ValueError(f"the PIN must be {min_length} to {max_length} digits, nothing else")
+    if not min_length <= len(pin) <= max_length:
+        raise ValueError(f"the PIN must be {min_length} to {max_length} digits long; this one has {len(pin)}")
+
+
+def check_serial(serial: str) -> str:
+    cleaned = str(serial or "").replace(" ", "")
+    if not _SERIAL.match(cleaned):
+        raise ValueError("a card serial is 8 to 20 digits, its first two the card's series, like 0612345678")
+    return cleaned
+
+
+def series_of(serial: str) -> str:
+    return serial[:2]
+
+
+def renewal_refusal(*, series: str, renewals: int, not_after: dt.datetime, now: dt.datetime, non_renewable: tuple,
+                    max_renewals: int) -> str | None:
+    """What blocks any renewal of the card's certificate (rules DS11, DS13)."""
+    if series in non_renewable:
+        return (f"cards of series {', '.join(non_renewable)} cannot renew certificates (rule DS11); "
+                f"replace the card")
+    if renewals >= max_renewals:
+        return (f"this card has been renewed {renewals} times, the most allowed (rule DS13); replace the card")
+    return None
+
+
+def assisted_renewal_refusal(*, not_after: dt.datetime, now: dt.datetime, **common) -> str | None:
+    """Assisted renewal (SC9): of an unexpired certificate only; an expired one is repaired."""
+    refusal = renewal_refusal(not_after=not_after, now=now, **common)
+    if refusal:
+        return refusal
+    if now >= not_after:
+        return (f"the certificate expired on {not_after:%Y-%m-%d}; an RA agent repairs the card in person "
+                f"instead of renewing it")
+    return None
+
+
+def self_renewal_refusal(*, not_after: dt.datetime, now: dt.datetime, window_days: int, **common) -> str | None:
+    """Self-renewal: only in the `window_days` before expiry (rule DS13)."""
+    refusal = assisted_renewal_refusal(not_after=not_after, now=now, **common)
+    if refusal:
+        return refusal
+    opens = not_after - dt.timedelta(days=window_days)
+    if now < opens:
+        return (f"too early: self-renewal opens {window_days} days before the certificate expires, "
+                f"on {opens:%Y-%m-%d}")
+    return None
+
+
+def repair_refusal(*, not_after: dt.datetime, now: dt.datetime, **common) -> str | None:
+    """Repair: for a card whose certificate has expired (SC9); the same series and count limits."""
+    refusal = renewal_refusal(not_after=not_after, now=now, **common)
+    if refusal:
+        return refusal
+    if now < not_after:
+        return (f"the certificate is valid until {not_after:%Y-%m-%d}; renew it instead of repairing the card")
+    return None
+
+
+def is_locum(assignment_ends_on, position_name: str) -> bool:
+    """A locum's assignment at a site is temporary: it has an end date, or its position says locum
+    (DESIGN.md: assignments with end dates are temporary staff and locums; rule DS15)."""
+    return assignment_ends_on is not None or "locum" in (position_name or "").lower()
