@@ -23,26 +23,38 @@ def ledger_size() -> int:
     return Head.objects.get(id=1).size
 
 
+_client: Client | None = None
+
+
+def shared_client() -> Client:
+    """One Django test client for all: building a client's handler (middleware) is slow."""
+    global _client
+    if _client is None:
+        _client = Client()
+    return _client
+
+
 class ApiClient:
     """JSON in, JSON out, with `Authorization: Bearer <secret>` (or none)."""
 
     def __init__(self, secret: str | None = None, raw_authorization: str | None = None):
-        headers = {}
+        self.headers = {}
         if secret is not None:
-            headers["Authorization"] = f"Bearer {secret}"
+            self.headers["Authorization"] = f"Bearer {secret}"
         if raw_authorization is not None:
-            headers["Authorization"] = raw_authorization
-        self.client = Client(headers=headers)
+            self.headers["Authorization"] = raw_authorization
+        self.client = shared_client()
 
     def get(self, path: str, **params):
-        return self.client.get(BASE + path, params)
+        return self.client.get(BASE + path, params, headers=self.headers)
 
     def post(self, path: str, body=None, *, raw: str | None = None):
         data = raw if raw is not None else json.dumps(body if body is not None else {})
-        return self.client.post(BASE + path, data=data, content_type="application/json")
+        return self.client.post(BASE + path, data=data, content_type="application/json", headers=self.headers)
 
     def patch(self, path: str, body):
-        return self.client.patch(BASE + path, data=json.dumps(body), content_type="application/json")
+        return self.client.patch(BASE + path, data=json.dumps(body), content_type="application/json",
+                                 headers=self.headers)
 
 
 def client_for(*, person: Person | None = None, service=None, actor: Actor | None = None) -> ApiClient:

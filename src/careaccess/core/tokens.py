@@ -112,13 +112,10 @@ def authenticate(secret: str) -> Actor:
     secret = (secret or "").strip()
     if not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
         raise Unauthenticated("the bearer token is not a careaccess API token (they start with ca_)")
-    token = (
-        ApiToken.objects.select_related("person", "service")
-        .filter(secret_hash=hash_secret(secret))
-        .first()
-    )
-    if token is None:
-        raise Unauthenticated("the bearer token is not known; ask the registration authority for a new one")
+    try:
+        token = ApiToken.objects.select_related("person", "service").get(secret_hash=hash_secret(secret))
+    except ApiToken.DoesNotExist:
+        raise Unauthenticated("the bearer token is not known; ask the registration authority for a new one") from None
     if token.revoked_at is not None:
         raise Unauthenticated(f"the bearer token {token.prefix} was revoked; ask the registration authority for a new one")
     now = clock.now()
