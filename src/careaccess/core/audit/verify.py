@@ -27,7 +27,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import connection
 
@@ -70,7 +70,7 @@ class VerifyResult:
     nodes_checked: int = 0
     seconds: float = 0.0
     problem: Problem | None = None
-    notes: list[str] = field(default_factory=list)
+    slow_rows: int = 0  # rows whose SQL-built leaf text differed from Python's and were re-checked
 
     @property
     def entries_per_second(self) -> float:
@@ -100,26 +100,59 @@ class _Stop(Exception):
         self.problem = problem
 
 
-def _entry_sql() -> str:
-    """The leaf fields in LEAF_FIELDS order with recorded_at already spelled as in the leaf."""
+def _time_sql() -> str:
+    """recorded_at spelled as in the leaf: UTC, YYYY-MM-DDTHH:MM:SS.ffffffZ."""
     vendor = connection.vendor
     if vendor == "postgresql":
-        when = """to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-    elif vendor == "sqlite":
+        return """to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+    if vendor == "sqlite":
         # Django stores aware datetimes on SQLite as naive UTC text, without ".ffffff" when 0.
-        when = (
-            "replace(recorded_at, ' ', 'T') || "
-            "CASE WHEN length(recorded_at) = 19 THEN '.000000Z' ELSE 'Z' END"
-        )
-    else:  # pragma: no cover
-        raise RuntimeError(f"unsupported database {vendor}")
-    columns = [when if f == "recorded_at" else connection.ops.quote_name(f) for f in LEAF_FIELDS]
+        return "replace(recorded_at, ' ', 'T') || CASE WHEN length(recorded_at) = 19 THEN '.000000Z' ELSE 'Z' END"
+    raise RuntimeError(f"unsupported database {vendor}")  # pragma: no cover
+
+
+def _columns_sql() -> str:
+    """The leaf fields in LEAF_FIELDS order (recorded_at already spelled), then leaf_hash."""
+    columns = [_time_sql() if f == "recorded_at" else connection.ops.quote_name(f) for f in LEAF_FIELDS]
     return f"SELECT {', '.join(columns)}, leaf_hash FROM audit_entry"
+
+
+def _leaf_text_sql() -> str:
+    """index, the leaf's JSON text built by the database, prev_hash, leaf_hash.
+
+    Only the formatting is done in SQL (JSON string quoting of each column); the hash is always
+    computed here. Should the database's JSON escaping ever differ from Python's for some row,
+    that row is re-checked from its columns in Python before anything is reported.
+    """
+    q = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        quote = "COALESCE(to_json({})::text, 'null')"
+    else:
+        quote = "json_quote({})"
+    parts = []
+    for f in LEAF_FIELDS:
+        if f == "index":
+            parts.append(f"CAST({q('index')} AS TEXT)")
+        elif f == "recorded_at":
+            parts.append(f"'\"' || {_time_sql()} || '\"'")
+        else:
+            parts.append(quote.format(q(f)))
+    text = f"'[\"{LEAF_FORMAT}\",' || " + " || ',' || ".join(parts) + " || ']'"
+    return f"SELECT {q('index')}, {text}, prev_hash, leaf_hash FROM audit_entry"
+
+
+def _python_leaf(index: int) -> tuple[bytes, str]:
+    """The leaf hash of entry `index` recomputed from its columns in Python (the reference)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_columns_sql() + f" WHERE {connection.ops.quote_name('index')} = %s", [index])
+        row = cursor.fetchone()
+    data = json.dumps([LEAF_FORMAT, *row[:17]], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return merkle.leaf_hash(data), row[17]
 
 
 def _stream(after: int | None, stop_before: int | None = None, batch: int = BATCH):
     """Yield lists of rows in index order, keyset-paginated (constant memory, no OFFSET)."""
-    base = _entry_sql()
+    base = _leaf_text_sql()
     idx = connection.ops.quote_name("index")
     with connection.cursor() as cursor:
         while True:
@@ -147,7 +180,9 @@ class _Checker:
         self.prev = GENESIS_HASH
         self.prevprev: str | None = None
         self.last_index: int | None = None
-        self.frontier = merkle.Frontier()
+        self.stack: list[bytes] = []  # the Merkle frontier's hashes (see merkle.Frontier)
+        self.size = 0
+        self.slow_rows = 0
         self.check_nodes = check_nodes
         self.progress = progress
         self.nodes_checked = 0
@@ -238,20 +273,16 @@ class _Checker:
     # entries -------------------------------------------------------------------------------
 
     def feed(self, rows: list[tuple]) -> None:
-        encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
         sha256 = hashlib.sha256
-        append = self.frontier.append
-        fmt = LEAF_FORMAT
+        stack = self.stack
+        size = self.size
         expected, prev, prevprev = self.expected, self.prev, self.prevprev
         next_cp = self.next_cp_size
-        completed_all = [] if self.check_nodes else None
+        completed = [] if self.check_nodes else None
         try:
-            for row in rows:
-                index = row[0]
+            for index, text, stored_prev, stored_leaf in rows:
                 if index != expected:
-                    self.expected, self.prev = expected, prev
                     raise _Stop(self._index_problem(index, expected))
-                stored_prev = row[16]
                 if stored_prev != prev:
                     if stored_prev == prevprev:
                         raise _Stop(
@@ -275,33 +306,48 @@ class _Checker:
                     # A checkpoint at this size was reached by the entry before: checked only now,
                     # so that "entry i-1 was inserted" (seen from entry i) is reported precisely.
                     self.flush_pending()
-                leaf = sha256(b"\x00" + encode([fmt, *row[:17]]).encode("utf-8")).digest()
+                leaf = sha256(b"\x00" + text.encode("utf-8")).digest()
                 leaf_hex = leaf.hex()
-                if leaf_hex != row[17]:
-                    raise _Stop(
-                        Problem(
-                            EDITED,
-                            index,
-                            f"entry {index}'s columns hash to {leaf_hex[:16]}… but its stored leaf hash is "
-                            f"{str(row[17])[:16]}…: the entry was edited",
+                if leaf_hex != stored_leaf:
+                    leaf, _ = _python_leaf(index)
+                    leaf_hex = leaf.hex()
+                    if leaf_hex != stored_leaf:
+                        raise _Stop(
+                            Problem(
+                                EDITED,
+                                index,
+                                f"entry {index}'s columns hash to {leaf_hex[:16]}… but its stored leaf hash is "
+                                f"{str(stored_leaf)[:16]}…: the entry was edited",
+                            )
                         )
-                    )
-                completed = append(leaf)
-                if completed_all is not None and completed:
-                    completed_all.extend(completed)
+                    self.slow_rows += 1
+                # Frontier append (merkle.Frontier.append, inlined: this loop is the hot path).
+                h, n, level = leaf, size, 0
+                while n & 1:
+                    h = sha256(b"\x01" + stack.pop() + h).digest()
+                    n >>= 1
+                    level += 1
+                    if completed is not None:
+                        completed.append((level, n, h))
+                stack.append(h)
+                size += 1
                 prevprev, prev = prev, leaf_hex
                 expected += 1
                 if expected == next_cp:
-                    self.pending = (expected, self.frontier.root())
+                    self.pending = (expected, merkle.Frontier.from_list(size, stack).root())
                     self._cp_pos += 1
                     self._set_next_cp()
                     next_cp = self.next_cp_size
         finally:
-            self.expected, self.prev, self.prevprev = expected, prev, prevprev
-        if completed_all:
-            self._check_nodes(completed_all)
+            self.expected, self.prev, self.prevprev, self.size = expected, prev, prevprev, size
+        if completed:
+            self._check_nodes(completed)
         if self.progress:
             self.progress(len(rows))
+
+    @property
+    def frontier(self) -> merkle.Frontier:
+        return merkle.Frontier.from_list(self.size, self.stack)
 
     def _index_problem(self, index: int, expected: int) -> Problem:
         if index > expected:
@@ -439,5 +485,6 @@ def verify(
     result.root = checker.frontier.root().hex()
     result.checkpoints_checked = checker.checkpoints_checked
     result.nodes_checked = checker.nodes_checked
+    result.slow_rows = checker.slow_rows
     result.seconds = time.perf_counter() - started
     return result

@@ -270,3 +270,49 @@ def test_result_as_dict_names_the_problem(ledger_of_some):
     sql("DELETE FROM audit_entry WHERE " + q("index") + " = %s", [3])
     d = v.verify().as_dict()
     assert d["ok"] is False and d["problem"]["index"] == 3 and d["problem"]["kind"] == "removed"
+
+
+TRICKY = [
+    'quote " backslash \\ slash /',
+    "controls \x00\x01\x08\t\n\x0b\x0c\r\x1f\x7f",
+    "unicode é ß 中文 😀 \u2028\u2029 \ufeff",
+    "",
+    "null",
+]
+
+
+def test_entries_with_awkward_text_verify_on_the_fast_path():
+    """The leaf text is built in SQL for speed; it must match Python's JSON byte for byte."""
+    from careaccess.core.audit import ledger
+    from careaccess.core.context import Actor
+    from django.db import connection, transaction
+
+    texts = [t.replace("\x00", "") if connection.vendor == "postgresql" else t for t in TRICKY]
+    for text in texts:
+        with transaction.atomic():
+            ledger.record(
+                "awkward." + str(len(text)), actor=Actor(kind="system", label=text or "x"), target_type="t",
+                target_id=text, before={"k": text}, after=[text, None, 1.5, True], reason=text,
+                organisation_code=None, person_uid=None,
+            )
+    result = v.verify()
+    assert result.ok, result.problem
+    assert result.slow_rows == 0
+
+
+def test_rows_the_database_formats_differently_are_rechecked_in_python(monkeypatch, ledger_of_some):
+    """Were the database's JSON ever to differ from Python's, verify must not cry wolf."""
+    real = v._leaf_text_sql
+
+    def differently():
+        sql_text = real()
+        return sql_text.replace(" || ']'", " || ' ]'")
+
+    monkeypatch.setattr(v, "_leaf_text_sql", differently)
+    result = v.verify()
+    assert result.ok, result.problem
+    assert result.slow_rows == result.size
+    drop_triggers()
+    sql("UPDATE audit_entry SET reason = %s WHERE " + q("index") + " = %s", ["edited", 2])
+    result = v.verify()
+    assert result.problem.kind == v.EDITED and result.problem.index == 2
