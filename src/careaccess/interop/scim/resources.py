@@ -1,0 +1,481 @@
+"""Users (people) and Groups (positions) as SCIM resources: rendering, filtering, sorting, and
+writes that go through the directory's service functions (which check the actor's rights and the
+rules, and audit). Nothing here writes a directory model itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+
+from careaccess.core import clock, permissions
+from careaccess.core.context import Actor
+from careaccess.directory import rules, services
+from careaccess.directory.models import Account, Assignment, Organisation, Person, Position
+from careaccess.directory.selectors import live_assignment_filter
+
+from .. import services as interop_services
+from ..models import ScimGroup, ScimUser
+from . import schema
+from .errors import ScimError
+from .filter import Attr
+from .patch import Patcher
+
+
+def _iso(instant) -> str:
+    return instant.astimezone(clock.now().tzinfo).isoformat().replace("+00:00", "Z")
+
+
+def etag_of(doc: dict) -> str:
+    body = {k: v for k, v in doc.items() if k != "meta"}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:24]
+    return f'W/"{digest}"'
+
+
+def _finish(doc: dict, meta: dict) -> dict:
+    doc["meta"] = meta
+    meta["version"] = etag_of(doc)
+    return doc
+
+
+def _live_prefetch(queryset) -> Prefetch:
+    return Prefetch("assignments", queryset=queryset.filter(live_assignment_filter(clock.today())).order_by("starts_on", "id"),
+                    to_attr="live")
+
+
+def _string(value, name: str, *, required: bool = False, max_length: int = 200) -> str:
+    if value is None or value == "":
+        if required:
+            raise ScimError(400, "invalidValue", f"{name} is required")
+        return ""
+    if not isinstance(value, str):
+        raise ScimError(400, "invalidValue", f"{name} must be a string")
+    if len(value) > max_length:
+        raise ScimError(400, "invalidValue", f"{name} must be {max_length} characters or fewer")
+    return value.strip()
+
+
+def _boolean(value, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):  # some clients send "False"
+        return value.lower() == "true"
+    raise ScimError(400, "invalidValue", f"{name} must be true or false")
+
+
+def _check_body(doc, core: str, allowed: set[str]) -> dict:
+    if not isinstance(doc, dict):
+        raise ScimError(400, "invalidSyntax", "the body must be a JSON object")
+    schemas = doc.get("schemas")
+    if not isinstance(schemas, list) or core not in schemas:
+        raise ScimError(400, "invalidSyntax", f"schemas must list {core}")
+    unknown = sorted(k for k in doc if k.lower() not in allowed and k not in schemas)
+    if unknown:
+        raise ScimError(400, "invalidValue", f"unknown attributes: {', '.join(unknown)}")
+    return doc
+
+
+def _lowered(doc: dict) -> dict:
+    return {str(k).lower(): v for k, v in doc.items()}
+
+
+class UserResource:
+    name = "User"
+    endpoint = "Users"
+    core = schema.USER
+    extensions = {schema.ENTERPRISE: schema.ENTERPRISE_ATTRIBUTES}
+    read_action = "person.read"
+    patcher = Patcher(schema.USER, schema.USER_ATTRIBUTES, {schema.ENTERPRISE: schema.ENTERPRISE_ATTRIBUTES})
+    allowed = {a["name"].lower() for a in schema.USER_ATTRIBUTES} | {"id", "externalid", "meta", "schemas", schema.ENTERPRISE.lower()}
+
+    # --- reading ---
+
+    @staticmethod
+    def queryset() -> QuerySet[Person]:
+        # A person who has left is kept for audit (PP8) but is gone as far as SCIM is concerned.
+        return (
+            Person.objects.exclude(status=Person.Status.LEFT)
+            .select_related("scim")
+            .prefetch_related(_live_prefetch(Assignment.objects.select_related("position__organisation", "position__unit")
+                                             .prefetch_related("position__job_roles")))
+        )
+
+    @staticmethod
+    def get(resource_id: str, *, lock: bool = False) -> Person:
+        if not rules.is_user_id(resource_id):
+            raise ScimError(404, None, f"no User has the id {resource_id}")
+        if lock:
+            Person.objects.select_for_update().filter(uid=resource_id).first()
+        person = UserResource.queryset().filter(uid=resource_id).first()
+        if person is None:
+            raise ScimError(404, None, f"no User has the id {resource_id}")
+        return person
+
+    @staticmethod
+    def uid(person: Person) -> str:
+        return person.uid
+
+    @staticmethod
+    def render(person: Person, base: str) -> dict:
+        scim = getattr(person, "scim", None) if hasattr(person, "scim") else None
+        live = getattr(person, "live", None)
+        if live is None:
+            live = list(Assignment.objects.filter(live_assignment_filter(clock.today()), person=person)
+                        .select_related("position__organisation", "position__unit").prefetch_related("position__job_roles"))
+        doc = {"schemas": [schema.USER], "id": person.uid}
+        if scim and scim.external_id:
+            doc["externalId"] = scim.external_id
+        doc["userName"] = scim.user_name if scim else person.uid
+        doc["name"] = {"givenName": person.given_name, "familyName": person.family_name}
+        doc["displayName"] = f"{person.given_name} {person.family_name}"
+        doc["active"] = person.status == Person.Status.ACTIVE
+        if person.email:
+            doc["emails"] = [{"value": person.email}]
+        if person.phone:
+            doc["phoneNumbers"] = [{"value": person.phone}]
+        groups, roles, seen = [], [], set()
+        for assignment in live:
+            position = assignment.position
+            if position.id not in seen:
+                seen.add(position.id)
+                groups.append({"value": str(position.id), "$ref": f"{base}/Groups/{position.id}",
+                               "display": f"{position.name} ({position.organisation.code})"})
+            for role in position.job_roles.all():
+                if role.code not in {r["value"] for r in roles}:
+                    roles.append({"value": role.code, "display": role.name})
+        if groups:
+            doc["groups"] = groups
+        if roles:
+            doc["roles"] = roles
+        enterprise = {"employeeNumber": person.uid}
+        if live:
+            enterprise["organization"] = live[0].position.organisation.code
+            if live[0].position.unit_id:
+                enterprise["department"] = live[0].position.unit.name
+        doc["schemas"].append(schema.ENTERPRISE)
+        doc[schema.ENTERPRISE] = enterprise
+        return _finish(doc, {"resourceType": "User", "created": _iso(person.created_at),
+                             "lastModified": _iso(person.updated_at), "location": f"{base}/Users/{person.uid}"})
+
+    @staticmethod
+    def _user_name_q(op, value) -> Q:
+        if op == "pr":
+            return Q()
+        if not isinstance(value, str):
+            raise ScimError(400, "invalidFilter", "userName is a string: compare it with a \"string\"")
+        key = value.lower()
+        lookup = {"eq": "", "ne": "", "co": "__contains", "sw": "__startswith", "ew": "__endswith",
+                  "gt": "__gt", "ge": "__gte", "lt": "__lt", "le": "__lte"}[op]
+        q = Q(**{f"scim__user_name_key{lookup}": key}) | Q(**{"scim__isnull": True, f"uid{lookup}": value})
+        return ~q if op == "ne" else q
+
+    @staticmethod
+    def _active_q(op, value) -> Q:
+        if op not in ("eq", "ne") or not isinstance(value, bool):
+            raise ScimError(400, "invalidFilter", "active is a boolean: compare it with eq or ne and true or false")
+        q = Q(status=Person.Status.ACTIVE)
+        return q if (op == "eq") == value else ~q
+
+    @staticmethod
+    def _groups_q(op, value) -> Q:
+        if op != "eq" or not isinstance(value, str):
+            raise ScimError(400, "invalidFilter", "groups.value can be compared with eq only")
+        if not value.isdigit():
+            return Q(pk__in=[])
+        return Q(Exists(Assignment.objects.filter(live_assignment_filter(clock.today()), person=OuterRef("pk"),
+                                                  position_id=int(value))))
+
+    filters = {
+        "id": Attr("uid", case_exact=True),
+        "username": Attr(build=_user_name_q.__func__),
+        "externalid": Attr("scim__external_id", case_exact=True),
+        "name.givenname": Attr("given_name"),
+        "name.familyname": Attr("family_name"),
+        "emails.value": Attr("email"),
+        "active": Attr(build=_active_q.__func__),
+        "groups.value": Attr(build=_groups_q.__func__),
+        "meta.created": Attr("created_at", kind="datetime"),
+        "meta.lastmodified": Attr("updated_at", kind="datetime"),
+        f"{schema.ENTERPRISE.lower()}:employeenumber": Attr("uid", case_exact=True),
+    }
+    sorts = {
+        "id": ("uid",),
+        "username": ("sort_user_name",),
+        "name.givenname": ("given_name", "uid"),
+        "name.familyname": ("family_name", "given_name", "uid"),
+        "displayname": ("given_name", "family_name", "uid"),
+        "emails": ("email", "uid"),
+        "emails.value": ("email", "uid"),
+        "meta.created": ("created_at", "uid"),
+        "meta.lastmodified": ("updated_at", "uid"),
+    }
+    default_order = ("id",)
+
+    @staticmethod
+    def annotate_sort(queryset, key):
+        if key == "username":
+            return queryset.annotate(sort_user_name=Coalesce("scim__user_name_key", "uid"))
+        return queryset
+
+    # --- writing (always inside the caller's transaction) ---
+
+    @classmethod
+    def _values(cls, doc: dict) -> dict:
+        body = _lowered(doc)
+        name = body.get("name")
+        if not isinstance(name, dict):
+            raise ScimError(400, "invalidValue", "name is required, with givenName and familyName")
+        name = _lowered(name)
+        emails = body.get("emails") or []
+        if isinstance(emails, dict):
+            emails = [emails]
+        if not isinstance(emails, list) or not all(isinstance(e, dict) for e in emails):
+            raise ScimError(400, "invalidValue", "emails must be a list of objects with a value")
+        emails = [_lowered(e) for e in emails]
+        if len(emails) > 1:
+            emails = [e for e in emails if e.get("primary") is True] or emails[:1]
+        user_name = _string(body.get("username"), "userName", required=True, max_length=150)
+        return {
+            "user_name": user_name,
+            "external_id": _string(body.get("externalid"), "externalId"),
+            "given_name": _string(name.get("givenname"), "name.givenName", required=True, max_length=100),
+            "family_name": _string(name.get("familyname"), "name.familyName", required=True, max_length=100),
+            "email": _string(emails[0].get("value"), "emails.value", max_length=254) if emails else "",
+            "active": _boolean(body["active"], "active") if body.get("active") is not None else True,
+        }
+
+    @staticmethod
+    def _check_user_name(user_name: str, person: Person | None):
+        key = user_name.lower()
+        clash = ScimUser.objects.filter(user_name_key=key)
+        if person is not None:
+            clash = clash.exclude(person=person)
+        if clash.exists():
+            raise ScimError(409, "uniqueness", f"the userName {user_name} is taken")
+        if rules.is_user_id(user_name) and (person is None or user_name != person.uid):
+            if Person.objects.filter(uid=user_name).exists() or person is None:
+                raise ScimError(400, "invalidValue", "a userName that looks like a 12-digit user id must be the person's own user id")
+
+    @classmethod
+    def create(cls, actor: Actor, doc: dict, base: str) -> Person:
+        values = cls._values(_check_body(doc, cls.core, cls.allowed))
+        cls._check_user_name(values["user_name"], None)
+        person = services.create_person(actor, given_name=values["given_name"], family_name=values["family_name"],
+                                        email=values["email"])
+        if not values["active"]:
+            services.update_person(actor, person, status=Person.Status.SUSPENDED)
+        interop_services.link_user(actor, person, user_name=values["user_name"], external_id=values["external_id"])
+        return person
+
+    @classmethod
+    def replace(cls, actor: Actor, person: Person, doc: dict, base: str) -> Person:
+        values = cls._values(_check_body(doc, cls.core, cls.allowed))
+        if "id" in doc and doc["id"] != person.uid:
+            raise ScimError(400, "mutability", "id cannot be changed")
+        cls._check_user_name(values["user_name"], person)
+        changes = {"given_name": values["given_name"], "family_name": values["family_name"], "email": values["email"]}
+        wanted_status = Person.Status.ACTIVE if values["active"] else Person.Status.SUSPENDED
+        if wanted_status != person.status:
+            changes["status"] = wanted_status
+        changed = {k: v for k, v in changes.items() if getattr(person, k) != v}
+        if changed:
+            services.update_person(actor, person, **changed)
+        interop_services.link_user(actor, person, user_name=values["user_name"], external_id=values["external_id"])
+        return person
+
+    @classmethod
+    def delete(cls, actor: Actor, person: Person) -> None:
+        """A leaver: the person is marked left, their assignments end and their accounts are
+        suspended. Nothing is deleted (rule PP8); SCIM answers 404 for them from now on."""
+        reason = "SCIM DELETE: the person has left"
+        for assignment in Assignment.objects.filter(person=person, state__in=[Assignment.State.ACTIVE, Assignment.State.SUSPENDED]):
+            services.update_assignment(actor, assignment, state=Assignment.State.ENDED, reason=reason)
+        for account in Account.objects.filter(person=person, state__in=[Account.State.ACTIVE, Account.State.PENDING]):
+            services.update_account(actor, account, state=Account.State.SUSPENDED, reason=reason)
+        services.update_person(actor, person, status=Person.Status.LEFT)
+
+
+class GroupResource:
+    name = "Group"
+    endpoint = "Groups"
+    core = schema.GROUP
+    extensions = {schema.POSITION: schema.POSITION_ATTRIBUTES}
+    read_action = "position.read"
+    patcher = Patcher(schema.GROUP, schema.GROUP_ATTRIBUTES, {schema.POSITION: schema.POSITION_ATTRIBUTES})
+    allowed = {a["name"].lower() for a in schema.GROUP_ATTRIBUTES} | {"id", "externalid", "meta", "schemas", schema.POSITION.lower()}
+
+    @staticmethod
+    def queryset() -> QuerySet[Position]:
+        return (
+            Position.objects.filter(status=Position.Status.ACTIVE)
+            .select_related("organisation", "unit", "scim")
+            .prefetch_related("job_roles", "activities", _live_prefetch(Assignment.objects.select_related("person")))
+        )
+
+    @staticmethod
+    def get(resource_id: str, *, lock: bool = False) -> Position:
+        if not str(resource_id).isdigit() or len(str(resource_id)) > 18:
+            raise ScimError(404, None, f"no Group has the id {resource_id}")
+        if lock:
+            Position.objects.select_for_update().filter(pk=int(resource_id)).first()
+        position = GroupResource.queryset().filter(pk=int(resource_id)).first()
+        if position is None:
+            raise ScimError(404, None, f"no Group has the id {resource_id}")
+        return position
+
+    @staticmethod
+    def members(position: Position) -> list[Person]:
+        seen, people = set(), []
+        for assignment in position.live:
+            if assignment.person_id not in seen:
+                seen.add(assignment.person_id)
+                people.append(assignment.person)
+        return people
+
+    @staticmethod
+    def render(position: Position, base: str) -> dict:
+        scim = getattr(position, "scim", None) if hasattr(position, "scim") else None
+        doc = {"schemas": [schema.GROUP, schema.POSITION], "id": str(position.id)}
+        if scim and scim.external_id:
+            doc["externalId"] = scim.external_id
+        doc["displayName"] = position.name
+        members = [{"value": p.uid, "$ref": f"{base}/Users/{p.uid}", "type": "User"} for p in GroupResource.members(position)]
+        if members:
+            doc["members"] = members
+        ext = {"organisationCode": position.organisation.code, "organisationName": position.organisation.name}
+        if position.unit_id:
+            ext["unit"] = position.unit.code
+        roles = sorted(r.code for r in position.job_roles.all())
+        activities = sorted(a.code for a in position.activities.all())
+        if roles:
+            ext["roleCodes"] = roles
+        if activities:
+            ext["activityCodes"] = activities
+        doc[schema.POSITION] = ext
+        return _finish(doc, {"resourceType": "Group", "created": _iso(position.created_at),
+                             "lastModified": _iso(position.updated_at), "location": f"{base}/Groups/{position.id}"})
+
+    @staticmethod
+    def uids(position: Position) -> list[str]:
+        return [p.uid for p in GroupResource.members(position)]
+
+    @staticmethod
+    def _id_q(op, value) -> Q:
+        if op == "pr":
+            return Q()
+        if op not in ("eq", "ne") or not isinstance(value, str):
+            raise ScimError(400, "invalidFilter", "id can be compared with eq or ne and a \"string\" only")
+        q = Q(pk=int(value)) if value.isdigit() and len(value) <= 18 else Q(pk__in=[])
+        return q if op == "eq" else ~q
+
+    @staticmethod
+    def _members_q(op, value) -> Q:
+        if op == "pr":
+            return Q(Exists(Assignment.objects.filter(live_assignment_filter(clock.today()), position=OuterRef("pk"))))
+        if op != "eq" or not isinstance(value, str):
+            raise ScimError(400, "invalidFilter", "members.value can be compared with eq only")
+        return Q(Exists(Assignment.objects.filter(live_assignment_filter(clock.today()), position=OuterRef("pk"),
+                                                  person__uid=value)))
+
+    filters = {
+        "id": Attr(build=_id_q.__func__),
+        "displayname": Attr("name"),
+        "externalid": Attr("scim__external_id", case_exact=True),
+        "members.value": Attr(build=_members_q.__func__),
+        "meta.created": Attr("created_at", kind="datetime"),
+        "meta.lastmodified": Attr("updated_at", kind="datetime"),
+        f"{schema.POSITION.lower()}:organisationcode": Attr("organisation__code", case_exact=True, to_db=str.upper),
+    }
+    sorts = {
+        "id": ("id",),
+        "displayname": ("name", "id"),
+        "meta.created": ("created_at", "id"),
+        "meta.lastmodified": ("updated_at", "id"),
+        f"{schema.POSITION.lower()}:organisationcode": ("organisation__code", "name", "id"),
+    }
+    default_order = ("id",)
+
+    @staticmethod
+    def annotate_sort(queryset, key):
+        return queryset
+
+    @classmethod
+    def _values(cls, doc: dict) -> dict:
+        body = _lowered(doc)
+        members = body.get("members") or []
+        if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
+            raise ScimError(400, "invalidValue", "members must be a list of objects with a value")
+        uids = []
+        for member in map(_lowered, members):
+            if member.get("type") not in (None, "User"):
+                raise ScimError(400, "invalidValue", "members are Users: positions do not nest")
+            value = member.get("value")
+            if not isinstance(value, str) or not value:
+                raise ScimError(400, "invalidValue", "each member needs a value: the User's id")
+            if value not in uids:
+                uids.append(value)
+        return {"name": _string(body.get("displayname"), "displayName", required=True),
+                "external_id": _string(body.get("externalid"), "externalId"), "members": uids}
+
+    @staticmethod
+    def _people(uids: list[str]) -> list[Person]:
+        found = {p.uid: p for p in Person.objects.filter(uid__in=uids).exclude(status=Person.Status.LEFT)}
+        missing = [u for u in uids if u not in found]
+        if missing:
+            raise ScimError(400, "invalidValue", f"no User has the id {', '.join(missing)}")
+        return [found[u] for u in uids]
+
+    @classmethod
+    def create(cls, actor: Actor, doc: dict, base: str) -> Position:
+        doc = _check_body(doc, cls.core, cls.allowed)
+        values = cls._values(doc)
+        ext = doc.get(schema.POSITION) or {}
+        code = ext.get("organisationCode") if isinstance(ext, dict) else None
+        if code:
+            organisation = Organisation.objects.filter(code=str(code).strip().upper()).first()
+            if organisation is None:
+                raise ScimError(400, "invalidValue", f"no organisation has the code {code}")
+        else:
+            grant = permissions.find_grant(actor, "position.create")
+            if grant is None:
+                raise ScimError(400, "invalidValue", f"give {schema.POSITION}:organisationCode: the organisation of the position")
+            organisation = Organisation.objects.get(pk=grant.organisation_id)
+        people = cls._people(values["members"])
+        position = services.create_position(actor, organisation, name=values["name"])
+        for person in people:
+            services.create_assignment(actor, person, position)
+        interop_services.link_group(actor, position, external_id=values["external_id"])
+        return position
+
+    @classmethod
+    def replace(cls, actor: Actor, position: Position, doc: dict, base: str) -> Position:
+        values = cls._values(_check_body(doc, cls.core, cls.allowed))
+        if "id" in doc and str(doc["id"]) != str(position.id):
+            raise ScimError(400, "mutability", "id cannot be changed")
+        people = cls._people(values["members"])
+        if values["name"] != position.name:
+            services.update_position(actor, position, name=values["name"])
+        wanted = {p.uid for p in people}
+        for assignment in position.live:
+            if assignment.person.uid not in wanted:
+                services.update_assignment(actor, assignment, state=Assignment.State.ENDED,
+                                           reason="SCIM: removed from the group's members")
+        current = {a.person.uid for a in position.live}
+        for person in people:
+            if person.uid not in current:
+                services.create_assignment(actor, person, position)
+        interop_services.link_group(actor, position, external_id=values["external_id"])
+        return position
+
+    @classmethod
+    def delete(cls, actor: Actor, position: Position) -> None:
+        """Positions are kept for audit: their live assignments end and the position is retired."""
+        for assignment in Assignment.objects.filter(position=position, state__in=[Assignment.State.ACTIVE, Assignment.State.SUSPENDED]):
+            services.update_assignment(actor, assignment, state=Assignment.State.ENDED, reason="SCIM DELETE of the group")
+        services.update_position(actor, position, status=Position.Status.RETIRED)
+
+
+RESOURCES = {"Users": UserResource, "Groups": GroupResource}
