@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "careaccess.access_requests",
     "careaccess.identity",
     "careaccess.credentials",
+    "careaccess.interop",
     "careaccess.web",
 ]
 
