@@ -6,5 +6,7 @@ from careaccess.web import views as web_views
 urlpatterns = [
     path("healthz", web_views.healthz, name="healthz"),
     path("api/v1/", api.urls),
+    path("scim/v2/", include("careaccess.interop.scim.urls")),
+    path("fhir/R4/", include("careaccess.interop.fhir.urls")),
     path("", include("careaccess.web.urls")),
 ]
