@@ -316,3 +316,16 @@ def test_rows_the_database_formats_differently_are_rechecked_in_python(monkeypat
     sql("UPDATE audit_entry SET reason = %s WHERE " + q("index") + " = %s", ["edited", 2])
     result = v.verify()
     assert result.problem.kind == v.EDITED and result.problem.index == 2
+
+
+def test_appends_while_verifying_are_not_mistaken_for_tampering(ledger_of_some):
+    added = []
+
+    def append_during(n):
+        if len(added) < 6:
+            added.extend(append(2, tag="during-verify"))
+
+    result = v.verify(batch=5, progress=append_during)
+    assert result.ok, result.problem
+    assert result.size == size()
+    assert len(added) >= 6
