@@ -255,6 +255,9 @@ def _verify_pin(serial: str, pin) -> tuple[Card, CareAccessError | None]:
     card = _lock_card(serial)
     if card.state != Card.State.ACTIVE:
         return card, Refused(f"card {card.serial} is {card.state}; it cannot be used")
+    if card.lock_reason == Card.LockReason.ISSUED_LOCKED:
+        return card, Refused(f"card {card.serial} was issued locked; the holder unlocks it in person with an RA agent, "
+                             f"setting their own PIN (rule DS14)")
     if card.locked:
         return card, Refused(f"card {card.serial} is locked ({card.get_lock_reason_display().lower()}); the holder "
                              f"unlocks it in person with an RA agent, a sponsor or a pharmacist, or by self-service")

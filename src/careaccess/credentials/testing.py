@@ -48,3 +48,14 @@ def sign_in(card: Card, *, pin: str = PIN, accept_terms_version: str | None = No
     card.refresh_from_db()
     return signin.verify_sign_in(nonce=challenge_nonce, certificate=bytes(card.certificate.der), signature=signature,
                                  accept_terms_version=accept_terms_version)
+
+
+from django.contrib.auth.hashers import Argon2PasswordHasher  # noqa: E402
+
+
+class QuickArgon2PasswordHasher(Argon2PasswordHasher):
+    """Argon2 with small costs, for tests only (the same algorithm and encoding, much faster)."""
+
+    time_cost = 1
+    memory_cost = 1024
+    parallelism = 1

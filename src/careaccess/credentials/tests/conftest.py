@@ -4,6 +4,11 @@ from careaccess.credentials import pki
 from careaccess.directory import testing
 
 
+@pytest.fixture(autouse=True)
+def _quick_pin_hashes(settings):
+    settings.PASSWORD_HASHERS = ["careaccess.credentials.testing.QuickArgon2PasswordHasher"]
+
+
 @pytest.fixture
 def pki_dir(settings, tmp_path):
     """A fresh CA under the test's tmp_path (never the repository)."""
