@@ -194,15 +194,31 @@ class _Checker:
 
     # checkpoints --------------------------------------------------------------------------
 
-    def load_checkpoints(self) -> None:
+    def load_checkpoints(self, public_key_pem: str | None = None) -> None:
         from . import checkpoints as cps
 
-        self.public_key = cps.public_key()
-        self.key_id = cps.key_id()
         for row in Checkpoint.objects.order_by("tree_size", "id").values_list(
             "id", "tree_size", "root_hash", "made_at", "key_id", "signature"
         ):
             self.checkpoints.setdefault(row[1], []).append(row)
+        if public_key_pem is not None:
+            from .offline import load_public_key
+
+            self.public_key = load_public_key(public_key_pem)
+            self.key_id = cps.key_id_of(self.public_key)
+        elif self.checkpoints and not cps.key_path().exists():
+            # Never create a key here: a new key would make every checkpoint look foreign.
+            raise _Stop(
+                Problem(
+                    SIGNATURE,
+                    None,
+                    f"the ledger key {cps.key_path()} is not on this machine, so checkpoint signatures cannot be "
+                    "checked: pass the public key (`careaccess audit verify --public-key FILE`)",
+                )
+            )
+        elif self.checkpoints:
+            self.public_key = cps.public_key()
+            self.key_id = cps.key_id()
         self.sizes = sorted(self.checkpoints)
         self._cp_pos = 0
         if self.sizes and self.sizes[0] == 0:
@@ -452,16 +468,18 @@ def verify(
     batch: int = BATCH,
     progress: Callable[[int], None] | None = None,
     total_hint: Callable[[int], None] | None = None,
+    public_key_pem: str | None = None,
 ) -> VerifyResult:
     """Check the whole ledger. `progress(n)` is called after each batch with its row count;
-    `total_hint(size)` once with the head's size at the start (for a progress bar)."""
+    `total_hint(size)` once with the head's size at the start (for a progress bar).
+    `public_key_pem`: check checkpoint signatures with this key instead of the local ledger key."""
     started = time.perf_counter()
     checker = _Checker(check_nodes, progress)
     result = VerifyResult(ok=False)
     try:
         if total_hint:
             total_hint(Head.objects.get(id=1).size)
-        checker.load_checkpoints()
+        checker.load_checkpoints(public_key_pem)
         for rows in _stream(None, batch=batch):
             checker.feed(rows)
         # Appends may have committed while we streamed: catch up until the head and the rows

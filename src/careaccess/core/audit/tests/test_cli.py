@@ -231,3 +231,12 @@ def test_offline_exit_codes_from_the_real_command_line(files, tmp_path):
     assert cli("check-proof", str(bad)).returncode == 2
     assert cli("check-consistency", files["consistency"], "--trusted", files["held"]).returncode == 0
     assert cli("check-consistency", files["consistency"], "--trusted", str(bad)).returncode == 2
+
+
+def test_verify_with_the_public_key_option(tmp_path):
+    ensure(3)
+    run("checkpoint")
+    key = tmp_path / "ledger.pub"
+    key.write_text(run("public-key")[0])
+    out, _ = run("verify", "--public-key", str(key))
+    assert "intact" in out

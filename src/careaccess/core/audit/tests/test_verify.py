@@ -329,3 +329,20 @@ def test_appends_while_verifying_are_not_mistaken_for_tampering(ledger_of_some):
     assert result.ok, result.problem
     assert result.size == size()
     assert len(added) >= 6
+
+
+def test_verify_with_a_given_public_key_and_without_the_local_key(ledger_of_some, settings, tmp_path):
+    pem = checkpoints.public_key_pem()
+    assert v.verify(public_key_pem=pem).ok
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    foreign = Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    result = v.verify(public_key_pem=foreign)
+    assert result.problem.kind == v.SIGNATURE
+    settings.CAREACCESS_LEDGER_KEY = tmp_path / "absent.pem"
+    result = v.verify()
+    assert result.problem.kind == v.SIGNATURE and "not on this machine" in result.problem.message
+    assert not (tmp_path / "absent.pem").exists()  # verify never makes a key

@@ -44,6 +44,7 @@ class Command(BaseCommand):
         p.add_argument("--no-nodes", action="store_true", help="skip comparing the stored Merkle nodes")
         p.add_argument("--json", action="store_true", help="print the result as JSON")
         p.add_argument("--batch", type=int, default=20_000, help="entries per query")
+        p.add_argument("--public-key", dest="public_key", help="check checkpoint signatures with this PEM public key")
 
         sub.add_parser("checkpoint", help="sign the current tree size and root now; print the checkpoint JSON")
 
@@ -92,6 +93,7 @@ class Command(BaseCommand):
                 batch=options["batch"],
                 progress=progress.advance,
                 total_hint=progress.start,
+                public_key_pem=_read(options["public_key"], "public key") if options["public_key"] else None,
             )
         finally:
             progress.stop()
