@@ -276,3 +276,37 @@ _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 def new_reference(prefix: str = "REQ") -> str:
     """A random reference to quote, like REQ-7KQ4M2XP (no 0/O or 1/I to confuse)."""
     return f"{prefix}-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+
+
+# --- batch files (rules SC11, CC7) ---
+
+BATCH_COLUMNS = ("kind", "title", "given_name", "family_name", "date_of_birth", "ni_number", "email", "phone",
+                 "position", "service_role", "temporary", "ends_on", "professional_registration", "person",
+                 "assignment", "starts_on", "leaving_on", "cause", "note")
+
+
+def parse_batch_csv(text: str) -> list[dict[str, str]]:
+    """The rows of a batch CSV as {column: value}; headers are matched loosely ("Given name" is
+    given_name). ValueError says what is wrong with the file itself (rows are checked later)."""
+    import csv
+    import io
+
+    text = text.lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ValueError("the file is empty; the first line names the columns") from None
+    names = [re.sub(r"[^a-z0-9]+", "_", h.strip().lower()).strip("_") for h in header]
+    unknown = [h for h, n in zip(header, names) if n and n not in BATCH_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown columns {', '.join(unknown)}; use: {', '.join(BATCH_COLUMNS)}")
+    rows = []
+    for values in reader:
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) > len(names):
+            rows.append({"__all__": f"has {len(values)} values but the header names {len(names)} columns"})
+            continue
+        rows.append({n: v.strip() for n, v in zip(names, values) if n and v.strip()})
+    return rows

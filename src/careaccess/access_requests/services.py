@@ -267,7 +267,7 @@ def _clean_new_user(organisation, service, data) -> Cleaned:
         errors["ni_number"] = ("a person with this National Insurance number is already registered; raise a position "
                                "assignment or amendment for them instead")
     extra, more = _collect({
-        "email": lambda: person.get("email") and _check_email(person["email"]),
+        "email": lambda: data.get("email") and "email" not in errors and _check_email(directory._email(data["email"])),
         "position": lambda: _position_at(organisation, data.get("position")),
         "temporary": lambda: _bool(data.get("temporary"), "temporary"),
         "ends_on": lambda: _date_or_none(data.get("ends_on"), "ends_on"),
@@ -506,12 +506,6 @@ def _notify(to: Iterable[str], subject: str, body: str, req: AccessRequest, kind
 
 def _requester_emails(req: AccessRequest) -> list[str]:
     return [req.raised_by_email]
-
-
-def _subject_email(req: AccessRequest) -> str:
-    if req.subject_id:
-        return req.subject.email
-    return req.details.get("email", "")
 
 
 def _timescale(service: Service | None) -> str:
@@ -1157,8 +1151,8 @@ class BatchInvalid(InvalidInput):
         super().__init__(errors)
 
 
-def check_batch(organisation: Organisation, service: Service | None, rows: list[dict[str, Any]]
-                ) -> list[tuple[str, Cleaned]]:
+def check_batch(organisation: Organisation, service: Service | None, rows: list[dict[str, Any]],
+                progress: Callable[[int], None] | None = None) -> list[tuple[str, Cleaned]]:
     """Every row checked; BatchInvalid reports every bad row (row 1 is the first after the header)."""
     bad: dict[int, dict[str, str]] = {}
     good = []
@@ -1166,7 +1160,12 @@ def check_batch(organisation: Organisation, service: Service | None, rows: list[
     if not rows:
         raise InvalidInput({"file": "the file has no rows after its header"})
     for number, row in enumerate(rows, start=1):
+        if progress:
+            progress(1)
         row = {k: v for k, v in row.items() if k is not None}
+        if "__all__" in row:
+            bad[number] = {"__all__": row["__all__"]}
+            continue
         kind = (row.pop("kind", "") or Kind.NEW_USER).strip()
         row.pop("note", None)
         try:
@@ -1188,10 +1187,12 @@ def check_batch(organisation: Organisation, service: Service | None, rows: list[
 
 @transaction.atomic
 def import_batch(actor: Actor, organisation: Organisation, service: Service | None, rows: list[dict[str, Any]], *,
-                 filename: str = "", submit: bool = True, progress: Callable[[int], None] | None = None) -> Batch:
+                 filename: str = "", submit: bool = True, progress: Callable[[int], None] | None = None,
+                 checked: Callable[[int], None] | None = None) -> Batch:
     """Check every row first (nothing is created when one is bad), then raise them all in one
-    transaction as one batch that moves together."""
-    check_batch(organisation, service, rows)
+    transaction as one batch that moves together. `checked` and `progress` are called once per
+    row checked and per request raised (for a progress bar)."""
+    check_batch(organisation, service, rows, checked)
     acting = acting_as(actor, "request.raise", organisation, doing="raise")
     raiser = Person.objects.filter(pk=acting.person_id).first() if acting.person_id else None
     batch = Batch.objects.create(reference=rules.new_reference("BAT"), organisation=organisation, service=service,
