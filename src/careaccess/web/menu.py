@@ -57,7 +57,45 @@ ACTION_NAMES: dict[str, str] = {
     "decision.ask": "Check whether a person may do something",
     "audit.read": "Read the audit ledger",
     "token.create": "Issue API tokens to relying services",
+    "identity.read": "See identity checks",
+    "identity.verify": "Check identity",
+    "terms.publish": "Publish terms and conditions",
+    "training.record": "Record training",
+    "training.record_ra": "Record RA agent training",
+    "ra_agent.appoint": "Appoint RA agents",
+    "ra_agent.remove": "Remove RA agents",
+    "card.read": "Look up smartcards",
+    "card.issue": "Issue smartcards",
+    "card.unlock": "Unlock smartcards",
+    "card.renew": "Renew smartcard certificates",
+    "card.repair": "Repair smartcards",
+    "card.cancel": "Cancel smartcards",
+    "card.replace": "Replace smartcards",
+    "card.misuse_report": "Report suspected smartcard misuse",
+    "card.misuse_decide": "Decide on reports of smartcard misuse",
+    "pki.manage": "Manage the certificate authority",
+    "request.read": "Look up requests",
+    "request.raise": "Raise requests",
+    "request.validate": "Validate requests",
+    "request.approve": "Approve requests",
+    "request.fulfil": "Action approved requests",
+    "request.check_identity": "Check identity for requests",
+    "request.confirm": "Confirm requests are done",
+    "request.refer": "Refer requests",
+    "request.training": "Manage training requests",
 }
+
+_VERBS = {"read": "Look up", "create": "Add", "update": "Change"}
+
+
+def action_name(action: str) -> str:
+    """What an action is called on the page; actions added later without a name still read well."""
+    if action in ACTION_NAMES:
+        return ACTION_NAMES[action]
+    noun, _, verb = action.partition(".")
+    noun = noun.replace("_", " ")
+    verb = _VERBS.get(verb, verb.replace("_", " ").capitalize())
+    return f"{verb} ({noun})" if verb else noun.capitalize()
 
 # action -> the URL name of its page, once that page exists.
 ACTION_PAGES: dict[str, str] = {
@@ -107,7 +145,7 @@ def scope_text(grant: permissions.Grant, organisation_name: str | None = None) -
 
 def actions_for(capability: str) -> list[Action]:
     return [
-        Action(ACTION_NAMES.get(action, action), _href(action))
+        Action(action_name(action), _href(action))
         for action, allowed in permissions.ACTIONS.items()
         if capability in allowed
     ]

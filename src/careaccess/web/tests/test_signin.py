@@ -99,7 +99,7 @@ def _fail(client, username, times):
     return squash(response)
 
 
-def test_lockout_after_repeated_failures_then_unlock(client, sponsor, clock, settings):
+def test_lockout_after_repeated_failures_then_unlock(client, clock, sponsor, settings):
     who, _ = sponsor
     # 09:00 UTC on 1 June is 10:00 in London (BST); the lock lasts 15 minutes.
     html = _fail(client, who.uid, settings.CAREACCESS_SIGNIN_MAX_FAILURES - 1)
@@ -123,7 +123,7 @@ def test_lockout_after_repeated_failures_then_unlock(client, sponsor, clock, set
     assert SigninThrottle.objects.get().failures == 0
 
 
-def test_lockout_message_is_the_same_for_unknown_usernames(client, sponsor, clock, settings):
+def test_lockout_message_is_the_same_for_unknown_usernames(client, clock, sponsor, settings):
     who, _ = sponsor
     known = _fail(client, who.uid, settings.CAREACCESS_SIGNIN_MAX_FAILURES)
     unknown = _fail(client, "nobody@example.nhs.uk", settings.CAREACCESS_SIGNIN_MAX_FAILURES)
@@ -133,7 +133,7 @@ def test_lockout_message_is_the_same_for_unknown_usernames(client, sponsor, cloc
     assert strip(known) == strip(unknown)
 
 
-def test_failures_outside_the_window_do_not_add_up(client, sponsor, clock, settings):
+def test_failures_outside_the_window_do_not_add_up(client, clock, sponsor, settings):
     who, _ = sponsor
     _fail(client, who.uid, settings.CAREACCESS_SIGNIN_MAX_FAILURES - 1)
     clock.advance(dt.timedelta(minutes=settings.CAREACCESS_SIGNIN_FAILURE_WINDOW_MINUTES, seconds=1))
@@ -142,7 +142,7 @@ def test_failures_outside_the_window_do_not_add_up(client, sponsor, clock, setti
     assert sign_in(client, who.uid).status_code == 302
 
 
-def test_lockout_settings_are_read(client, sponsor, clock, settings):
+def test_lockout_settings_are_read(client, clock, sponsor, settings):
     who, _ = sponsor
     settings.CAREACCESS_SIGNIN_MAX_FAILURES = 2
     settings.CAREACCESS_SIGNIN_LOCKOUT_MINUTES = 30

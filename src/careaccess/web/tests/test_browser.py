@@ -1,0 +1,90 @@
+"""The shell in a real browser: Debian's Chromium driven by Playwright against the live server."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from .conftest import PASSWORD, organisation, person, place
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = Path("/tmp/web-home.png")
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls made from the
+# test body would otherwise be refused as "async unsafe".
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
+]
+
+
+@pytest.fixture
+def browser_page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        yield page
+        context.close()
+        browser.close()
+
+
+def test_sign_in_and_see_home(live_server, browser_page, transactional_db):
+    from careaccess.web.tests.conftest import staff_catalogue
+
+    staff_catalogue()
+    who = person("Priya", "Patel")
+    place(who, organisation("A81001", name="Riverside Surgery"), "Practice manager", "sponsor")
+    page = browser_page
+    failed = []
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+
+    page.goto(f"{live_server.url}/")
+    assert page.url.startswith(f"{live_server.url}/sign-in")
+    page.fill("#username", who.uid)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{live_server.url}/")
+
+    header = page.locator("header.nhsuk-header")
+    assert "careaccess" in header.inner_text()
+    assert "Priya Patel" in header.inner_text()
+    assert "Acting as Practice manager, Riverside Surgery (A81001)" in header.inner_text()
+    assert page.locator("h2#capability-sponsor").inner_text() == "Sponsor"
+    # The NHS.UK stylesheet loaded: the header is NHS blue and the font is Frutiger's fallback stack.
+    background = page.evaluate("getComputedStyle(document.querySelector('.nhsuk-header')).backgroundColor")
+    assert background == "rgb(0, 94, 184)"
+    # NHS.UK frontend's JavaScript ran (it marks the body and initialises components).
+    page.wait_for_function("document.body.classList.contains('nhsuk-frontend-supported')")
+    assert not failed, f"requests failed: {failed}"
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # Sign out through the header's form (POST with the CSRF token).
+    page.click("button.nhsuk-header__account-button:has-text('Sign out')")
+    page.wait_for_url(f"{live_server.url}/sign-in")
+    assert page.locator("h1").inner_text() == "Sign in to careaccess"
+
+
+def test_empty_sign_in_shows_the_error_summary_without_javascript(live_server, transactional_db):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        context = browser.new_context(java_script_enabled=False)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/sign-in")
+        page.click("button:has-text('Sign in')")
+        assert page.title() == "Error: Sign in – careaccess"
+        summary = page.locator(".nhsuk-error-summary")
+        assert "Enter your user ID or email address" in summary.inner_text()
+        assert "Enter your password" in summary.inner_text()
+        context.close()
+        browser.close()
