@@ -9,6 +9,7 @@ they also need the actor's `person.read` right, and every answer that shows peop
 from __future__ import annotations
 
 import json
+import logging
 from urllib.parse import urlencode
 
 from django.http import HttpResponse
@@ -23,6 +24,7 @@ from careaccess.directory.selectors import live_assignment_filter
 
 from .. import access
 
+logger = logging.getLogger(__name__)
 CONTENT_TYPE = "application/fhir+json"
 SDS_USER_ID = "https://fhir.nhs.uk/Id/sds-user-id"
 SDS_ROLE_PROFILE_ID = "https://fhir.nhs.uk/Id/sds-role-profile-id"
@@ -63,6 +65,9 @@ def endpoint(view):
             return outcome(exc.status, exc.code, exc.diagnostics)
         except CareAccessError as exc:
             return outcome(exc.status, _CODES.get(exc.status, "processing"), exc.message)
+        except Exception:
+            logger.exception("FHIR request failed: %s %s", request.method, request.path)
+            return outcome(500, "exception", "the server failed to answer this request; it has been logged")
 
     wrapped.__name__ = view.__name__
     return wrapped

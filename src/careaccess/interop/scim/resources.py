@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from careaccess.core import clock, permissions
@@ -18,7 +18,7 @@ from careaccess.directory.models import Account, Assignment, Organisation, Perso
 from careaccess.directory.selectors import live_assignment_filter
 
 from .. import services as interop_services
-from ..models import ScimGroup, ScimUser
+from ..models import ScimUser
 from . import schema
 from .errors import ScimError
 from .filter import Attr
@@ -167,6 +167,11 @@ class UserResource:
         if not isinstance(value, str):
             raise ScimError(400, "invalidFilter", "userName is a string: compare it with a \"string\"")
         key = value.lower()
+        if op == "eq":
+            # The hot path (a provisioning client looking a user up): one indexed lookup first, so
+            # the person query is a primary-key or uid match rather than an OR across a join.
+            linked = ScimUser.objects.filter(user_name_key=key).values_list("person_id", flat=True).first()
+            return Q(pk=linked) if linked is not None else Q(uid=value, scim__isnull=True)
         lookup = {"eq": "", "ne": "", "co": "__contains", "sw": "__startswith", "ew": "__endswith",
                   "gt": "__gt", "ge": "__gte", "lt": "__lt", "le": "__lte"}[op]
         q = Q(**{f"scim__user_name_key{lookup}": key}) | Q(**{"scim__isnull": True, f"uid{lookup}": value})
@@ -256,8 +261,8 @@ class UserResource:
         if clash.exists():
             raise ScimError(409, "uniqueness", f"the userName {user_name} is taken")
         if rules.is_user_id(user_name) and (person is None or user_name != person.uid):
-            if Person.objects.filter(uid=user_name).exists() or person is None:
-                raise ScimError(400, "invalidValue", "a userName that looks like a 12-digit user id must be the person's own user id")
+            # Such a userName could be mistaken for (or later collide with) another person's user id.
+            raise ScimError(400, "invalidValue", "a userName that looks like a 12-digit user id must be the person's own user id")
 
     @classmethod
     def create(cls, actor: Actor, doc: dict, base: str) -> Person:

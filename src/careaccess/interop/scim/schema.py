@@ -142,7 +142,6 @@ def resource_types(base: str) -> list[dict]:
 def service_provider_config(base: str) -> dict:
     return {
         "schemas": [SPC],
-        "documentationUri": "https://github.com/careaccess/careaccess/blob/main/docs/scim.md",
         "patch": {"supported": True},
         "bulk": {"supported": True, "maxOperations": BULK_MAX_OPERATIONS, "maxPayloadSize": BULK_MAX_PAYLOAD},
         "filter": {"supported": True, "maxResults": MAX_RESULTS},

@@ -12,7 +12,7 @@ import json
 import logging
 import re
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -66,6 +66,12 @@ def endpoint(methods: set[str]):
             except CareAccessError as exc:
                 exc = errors.from_exception(exc)
                 return errors.response(exc.status, exc.detail, exc.scim_type)
+            except IntegrityError:
+                # a concurrent write took the same unique value between our check and the insert
+                return errors.response(409, "another request changed the same data at the same time; retry", "uniqueness")
+            except Exception:
+                logger.exception("SCIM request failed: %s %s", request.method, request.path)
+                return errors.response(500, "the server failed to answer this request; it has been logged")
 
         wrapped.__name__ = view.__name__
         return wrapped

@@ -258,3 +258,24 @@ def test_discovery_documents(client, world):
     schemas_doc = call(client, "get", f"/Schemas/{schema.USER}", world.reader_token).json()
     assert schemas_doc["id"] == schema.USER
     scim_error(call(client, "get", "/Nothing", world.reader_token), 404)
+
+
+def test_scopes_command(world, capsys):
+    from django.core.management import call_command
+
+    from careaccess.core import tokens as core_tokens
+    from careaccess.interop.access import scopes_of
+
+    token, _ = core_tokens.create_token(testing.SYSTEM, "cli", person=world.manager)
+    call_command("interop", "scopes", token.prefix, "scim.read", "fhir.read")
+    assert "fhir.read scim.read" in capsys.readouterr().out
+    actor = core_tokens.authenticate(_)
+    assert scopes_of(actor) == {"scim.read", "fhir.read"}
+    call_command("interop", "scopes", token.prefix, "--show")
+    assert capsys.readouterr().out.strip() == "fhir.read scim.read"
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="unknown scopes"):
+        call_command("interop", "scopes", token.prefix, "everything")
+    call_command("interop", "scopes", token.prefix)
+    assert scopes_of(actor) == set()
