@@ -39,9 +39,12 @@ def local_time(instant, fmt: str = "%d %B %Y at %H:%M") -> str:
 
 
 def _shell(request):
+    """The signed-in person for the header; None on pages rendered without a request (a 500)."""
+    from django.http import HttpRequest
+
     from .auth import shell
 
-    return shell(request) if request is not None else None
+    return shell(request) if isinstance(request, HttpRequest) else None
 
 
 def environment(**options):

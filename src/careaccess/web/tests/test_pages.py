@@ -204,3 +204,21 @@ def test_actor_for_request(client, two_positions):
 
 def test_login_url_is_sign_in():
     assert django_settings.LOGIN_URL == "/sign-in"
+
+
+def test_error_pages_use_the_shell(client, sponsor):
+    from django.template import loader
+
+    page = squash(client.get("/no-such-page"))
+    assert "Page not found" in page and "nhsuk-header" in page
+    # The 500 page renders with no request and no database.
+    html = squash(loader.get_template("500.html").render())
+    assert "Sorry, there is a problem with the service" in html and "nhsuk-header" in html
+    assert "Sign out" not in html
+    # A form sent without its CSRF token gets the NHS page, not Django's.
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post("/sign-in", {"username": "x", "password": "y"})
+    assert response.status_code == 403
+    assert "Your form could not be sent" in squash(response)
