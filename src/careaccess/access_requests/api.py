@@ -74,7 +74,7 @@ def request_out(r: AccessRequest, actor: Actor | None = None) -> dict:
         "ticket_reference": r.ticket_reference, "approval": r.approval, "outcome": r.outcome, "reason": r.reason,
         "raised_by": r.raised_by_label, "batch": r.batch.reference if r.batch_id else None,
         "created_at": r.created_at, "submitted_at": r.submitted_at, "forwarded_at": r.forwarded_at,
-        "due_on": r.due_on, "overdue": bool(getattr(r, "overdue", rules.is_overdue(r.state, r.due_on, r.due_on))),
+        "due_on": r.due_on, "overdue": r.overdue,  # annotated by selectors
         "closed_at": r.closed_at,
     }
     if actor is not None:

@@ -139,3 +139,14 @@ class OrganisationSettings(models.Model):
     credentials_nominee_name = models.CharField(max_length=200, blank=True, default="")
     credentials_nominee_email = models.EmailField(blank=True, default="")
     updated_at = models.DateTimeField()
+
+
+class ServicePolicy(models.Model):
+    """Who may raise and who may fulfil requests for a service, narrowing the defaults of
+    `permissions.ACTIONS` (a service's policy is data, not code). Who validates follows the
+    organisation's route (CC6) and who approves the service's `approver_kind`."""
+
+    service = models.OneToOneField("directory.Service", on_delete=models.PROTECT, related_name="request_policy")
+    raise_capabilities = models.JSONField(default=list, blank=True)  # empty: the defaults
+    fulfil_capabilities = models.JSONField(default=list, blank=True)  # empty: the defaults
+    updated_at = models.DateTimeField()

@@ -136,7 +136,8 @@ def may(actor: Actor, req: AccessRequest, action: str) -> bool:
                 return False
             acting = services.acting_as(actor, "request.approve", req.organisation, services._approvers(req))
         elif action == Action.FULFIL:
-            acting = services.acting_as(actor, "request.fulfil", req.organisation)
+            acting = services.acting_as(actor, "request.fulfil", req.organisation,
+                                        services.policy_capabilities(req.service, "fulfil"))
         else:
             permission, capabilities = services._deciders(req)
             acting = services.acting_as(actor, permission, req.organisation, capabilities)

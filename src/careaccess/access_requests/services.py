@@ -28,7 +28,7 @@ from careaccess.directory import services as directory
 from careaccess.directory.models import Account, Assignment, Organisation, Person, Position, Service
 
 from . import rules
-from .models import AccessRequest, Batch, Evidence, OrganisationSettings, TrainingRecord
+from .models import AccessRequest, Batch, Evidence, OrganisationSettings, ServicePolicy, TrainingRecord
 from .rules import Action, Kind, State
 
 
@@ -103,6 +103,45 @@ def sponsoring_capabilities(organisation: Organisation) -> tuple[str, ...]:
     if organisation.kind == Organisation.Kind.CARE_PROVIDER:
         return ("sponsor", "lead_correspondent")
     return ("sponsor",)
+
+
+def policy_capabilities(service: Service | None, step: str) -> tuple[str, ...] | None:
+    """The service policy's capabilities for `step` ("raise" or "fulfil"), or None for the defaults."""
+    if service is None:
+        return None
+    policy = ServicePolicy.objects.filter(service=service).first()
+    chosen = getattr(policy, f"{step}_capabilities", None) if policy else None
+    return tuple(chosen) if chosen else None
+
+
+@transaction.atomic
+def set_service_policy(actor: Actor, service: Service, *, raise_capabilities: list[str] | None = None,
+                       fulfil_capabilities: list[str] | None = None) -> ServicePolicy:
+    """Set who may raise and who may fulfil the service's requests (an empty list: the defaults)."""
+    wanted = {"raise_capabilities": (raise_capabilities, "request.raise"),
+              "fulfil_capabilities": (fulfil_capabilities, "request.fulfil")}
+    errors = {}
+    for field, (value, action) in wanted.items():
+        if value is None:
+            continue
+        allowed = permissions.ACTIONS[action]
+        if not isinstance(value, (list, tuple)) or any(c not in allowed for c in value):
+            errors[field] = f"give a list drawn from: {', '.join(allowed)}"
+    if errors:
+        raise InvalidInput(errors)
+    acting = permissions.authorise(actor, "service.update")
+    policy = ServicePolicy.objects.select_for_update().filter(service=service).first() or ServicePolicy(
+        service=service, updated_at=clock.now())
+    before = {"raise_capabilities": list(policy.raise_capabilities), "fulfil_capabilities": list(policy.fulfil_capabilities)}
+    for field, (value, _) in wanted.items():
+        if value is not None:
+            setattr(policy, field, sorted(set(value)))
+    policy.updated_at = clock.now()
+    policy.save()
+    ledger.record("request.service_policy_set", actor=acting, target_type="service", target_id=service.pk,
+                  before=before, after={"raise_capabilities": policy.raise_capabilities,
+                                        "fulfil_capabilities": policy.fulfil_capabilities})
+    return policy
 
 
 # --- cleaning a request's fields: every problem at once, nothing written ---
@@ -527,7 +566,7 @@ def raise_request(actor: Actor, *, kind: str, organisation: Organisation, servic
     """Raise a request (a draft, or submitted at once with `submit=True`)."""
     purpose = (purpose or "direct care").strip().lower()
     cleaned = clean_request(kind, organisation, service, details or {}, purpose=purpose)
-    acting = acting_as(actor, "request.raise", organisation, doing="raise")
+    acting = acting_as(actor, "request.raise", organisation, policy_capabilities(service, "raise"), doing="raise")
 
     # PP11: a care provider with no lead correspondent is onboarded by creating the lead's account first.
     onboards = False
@@ -930,7 +969,8 @@ def fulfil(actor: Actor, request, *, version: int | None = None) -> AccessReques
     """The back office actions an approved request: the directory changes, through its services."""
     req = _locked(request, version)
     target = _next(req, Action.FULFIL)
-    acting = acting_as(actor, "request.fulfil", req.organisation, doing="fulfil")
+    acting = acting_as(actor, "request.fulfil", req.organisation, policy_capabilities(req.service, "fulfil"),
+                       doing="fulfil")
     _separation(acting, req, "fulfil")
     if acting.kind == "person" and not is_trained(acting.person_id, req.service):
         raise Forbidden(f"{acting.label} has no recorded training for actioning "

@@ -321,3 +321,29 @@ def test_a_purpose_the_service_does_not_allow_is_refused(world):
 def test_unknown_kind(world):
     with Unchanged(), refused(InvalidInput, "choose one of"):
         services.raise_request(world.gp.requester, kind="upgrade", organisation=world.gp.organisation, details={})
+
+
+def test_the_service_policy_says_who_raises_and_who_fulfils(world):
+    # the service's policy is data: here only authorisers raise, and only RA agents fulfil
+    site = world.gp
+    policy = services.set_service_policy(testing.SYSTEM, world.service, raise_capabilities=["authoriser"],
+                                         fulfil_capabilities=["ra_agent"])
+    assert policy.raise_capabilities == ["authoriser"]
+    with Unchanged(), refused(Forbidden, "authoriser"):
+        new_user(world, site)  # the requester is a sponsor
+    req = new_user(world, site, actor=site.approver)
+    req = services.validate(site.validator, services.submit(site.approver, req))
+    other = testing.staff(site.organisation, "authoriser", given_name="Oli", family_name="Other")
+    req = services.approve(other, req, confirmations=CONFIRMED)
+    admin_only = testing.staff(world.icb, "local_administrator", given_name="Ada", family_name="Min")
+    services.record_training(testing.SYSTEM, person_of(admin_only), completed_on=dt.date(2026, 1, 1))
+    with Unchanged(), refused(Forbidden, "ra agent"):
+        services.fulfil(admin_only, req)
+    assert services.fulfil(world.fulfiller, req).state == "fulfilled"
+
+
+def test_a_service_policy_names_only_known_capabilities(world):
+    with refused(InvalidInput, "drawn from"):
+        services.set_service_policy(testing.SYSTEM, world.service, raise_capabilities=["janitor"])
+    with refused(Forbidden):
+        services.set_service_policy(world.gp.requester, world.service, raise_capabilities=["sponsor"])
