@@ -143,7 +143,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = VAR_DIR / "static"  # filled by `careaccess collectstatic` for production
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [d for d in [Path(os.environ.get("CAREACCESS_ASSETS", PACKAGE_DIR.parent.parent / "assets"))] if d.exists()]
 WHITENOISE_USE_FINDERS = True
 
