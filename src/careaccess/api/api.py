@@ -6,7 +6,7 @@ Every operation needs a bearer token (auth.BearerToken) and every error is an RF
 
 from __future__ import annotations
 
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Router
 
 from . import problems
 from .auth import BearerToken
@@ -21,7 +21,9 @@ read people and ask about access and decisions only.
 
 **Errors.** Every error is an RFC 9457 problem (`application/problem+json`) with `type`, `title`,
 `status` and `detail`; invalid input also carries `errors`, mapping each field to what is wrong
-and how to fix it. A refused request changes nothing and writes no audit entry.
+and how to fix it. A refused request changes nothing and writes no audit entry. Types:
+`urn:careaccess:problem:` followed by `bad-request` (400), `unauthorized` (401), `forbidden` (403),
+`not-found` (404), `conflict` (409), `invalid-input` (422) or `internal-error` (500).
 
 **Lists.** `?page=` (from 1) and `?page_size=` (default 50, at most 500) give
 `{items, count, page, page_size}`.
@@ -56,3 +58,15 @@ problems.install(api)
 from careaccess.directory.api import router as directory_router  # noqa: E402  (routers use the helpers above)
 
 api.add_router("", directory_router)
+
+
+# Keep this router last: any other address under /api/v1/ answers a 404 problem, not Django's HTML page.
+unknown = Router()
+
+
+@unknown.api_operation(["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:rest}", auth=None, include_in_schema=False)
+def unknown_address(request, rest: str):
+    return problems.problem(404, f"there is no API operation at {request.path}; see /api/v1/openapi.json")
+
+
+api.add_router("", unknown)

@@ -68,6 +68,15 @@ def test_not_found_is_a_problem(world):
     assert_problem(world.ra_manager.get("/positions/abc"), 422)
 
 
+def test_unknown_addresses_are_problems_too(world):
+    assert_problem(world.ra_manager.get("/no/such/thing"), 404)
+    assert_problem(ApiClient().client.delete("/api/v1/organisations/Y01234/nothing"), 404)
+
+
+def test_docs_page_is_served():
+    assert ApiClient().client.get("/api/v1/docs").status_code == 200
+
+
 def test_problem_carries_the_request_id(world):
     response = world.ra_manager.get("/organisations/NOPE1")
     assert response.json()["request_id"] == response["X-Request-ID"]
