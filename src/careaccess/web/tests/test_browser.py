@@ -94,6 +94,7 @@ def test_pages_work_without_javascript(live_server, transactional_db):
         summary = page.locator(".nhsuk-error-summary")
         assert "Enter your user ID or email address" in summary.inner_text()
         assert "Enter your password" in summary.inner_text()
+        page.screenshot(path="/tmp/web-signin-error.png", full_page=True)
 
         page.fill("#username", who.email)
         page.fill("#password", PASSWORD)
