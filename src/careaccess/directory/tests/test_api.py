@@ -467,9 +467,11 @@ def test_decisions_deny_for_a_suspended_person(world, clinic):
 def test_the_decision_path_is_lean(world, clinic):
     _, doctor, _ = clinic
     decide(world.portal_client, uid=doctor.uid, activity="B0820")  # last_used_at written this minute
-    with CaptureQueriesContext(connection) as queries:
-        assert ok(decide(world.portal_client, uid=doctor.uid, activity="B0820"))["allowed"] is True
-    # the token, the person, then selectors.decide: live assignments, their positions' codes (4), and one
-    # query per level of activity inclusion (2 here); no write.
-    assert len(queries) <= 9, "\n".join(q["sql"] for q in queries)
-    assert not any(q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) for q in queries)
+    for body, most in (({"activity": "B0825"}, 2), ({"service": "care-portal", "role": "care-professional"}, 2),
+                       ({"activity": "B0820"}, 4)):
+        with CaptureQueriesContext(connection) as queries:
+            assert ok(decide(world.portal_client, uid=doctor.uid, **body))["allowed"] is True
+        # the token, the live assignments joined to the codes asked about; for an activity held only
+        # through inclusion, one query per level of inclusion (2 here). No write.
+        assert len(queries) <= most, "\n".join(q["sql"] for q in queries)
+        assert not any(q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) for q in queries)
