@@ -34,7 +34,7 @@ class RequestIn(In):
         "the kind's fields. new_user: title, given_name, family_name, date_of_birth, ni_number, email, phone, "
         "position (id or name), service_role, temporary, ends_on, professional_registration (SC4, DS6). "
         "amendment: person (user id), email, phone, title, position, service_role, replaces_assignment. "
-        "reactivation: person. deletion: person, leaving_on, cause. position_assignment: person, position, "
+        "reactivation: person, requested_from (PP13). deletion: person, leaving_on, cause. position_assignment: person, position, "
         "starts_on, ends_on. position_removal: assignment, ends_on. change_of_name: person, title, given_name, "
         "family_name (SC7). change_of_lead_correspondent: person, position, replaces_assignment (PP12). "
         "secondary_purpose: person or given_name and family_name, email, description (CC2)."))

@@ -233,7 +233,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     Kind.NEW_USER: ("title", "given_name", "family_name", "date_of_birth", "ni_number", "email", "phone",
                     "position", "service_role", "temporary", "ends_on", "professional_registration"),
     Kind.AMENDMENT: ("person", "email", "phone", "title", "position", "service_role", "replaces_assignment"),
-    Kind.REACTIVATION: ("person",),
+    Kind.REACTIVATION: ("person", "requested_from"),
     Kind.DELETION: ("person", "leaving_on", "cause"),
     Kind.POSITION_ASSIGNMENT: ("person", "position", "starts_on", "ends_on"),
     Kind.POSITION_REMOVAL: ("assignment", "ends_on"),
@@ -400,7 +400,13 @@ def _clean_reactivation(organisation, service, data) -> Cleaned:
     if account.state != Account.State.SUSPENDED:
         raise InvalidInput({"person": f"{person.uid}'s account on {service.name} is {account.state}, not suspended; "
                                       f"only a suspended account is reactivated (PP8)"})
-    return Cleaned(details={"person": person.uid, "account": account.pk}, subject=person, full_name=_name(person))
+    requested_from = str(data.get("requested_from") or "").strip().lower()
+    if requested_from and requested_from != (person.email or "").lower():
+        # PP13: the user asks from the address on the account; staff check name and address match.
+        raise InvalidInput({"requested_from": f"the request came from {requested_from}, not from the address on "
+                                              f"{person.uid}'s record; ask them to write from that address (rule PP13)"})
+    return Cleaned(details={"person": person.uid, "account": account.pk, "requested_from": requested_from},
+                   subject=person, full_name=_name(person))
 
 
 def _clean_deletion(organisation, service, data) -> Cleaned:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from careaccess.access_requests.tests.conftest import ledger_size, person_of
+from careaccess.access_requests.tests.conftest import ledger_size
 from careaccess.api.testing import client_for
 from careaccess.directory import testing
 

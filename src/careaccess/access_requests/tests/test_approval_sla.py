@@ -18,7 +18,7 @@ def new_user(world, site, **overrides):
 
 
 def test_approval_needs_every_confirmation(world):
-    # rule CC9: least role, told not to view own/colleagues'/family records, IG training current
+    # rules CC9, PP1: least role, told not to view own/colleagues'/family records, IG training current
     site = world.gp
     req = walk(world, site, new_user(world, site), until="validated")
     size = ledger_size()

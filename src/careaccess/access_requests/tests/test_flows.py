@@ -84,9 +84,20 @@ def test_reactivation_reinstates_a_suspended_account(world, route):
     site = world.site(route)
     person, _, account = member(world, site)
     directory.update_account(testing.SYSTEM, account, state="suspended")
-    walk(world, site, raise_(world, site, "reactivation", {"person": person.uid}))
+    walk(world, site, raise_(world, site, "reactivation", {"person": person.uid, "requested_from": person.email}))
     account.refresh_from_db()
     assert account.state == "active"
+
+
+def test_reactivation_is_asked_for_from_the_address_on_the_account(world):
+    # rule PP13
+    from careaccess.core.errors import InvalidInput
+
+    site = world.gp
+    person, _, account = member(world, site)
+    directory.update_account(testing.SYSTEM, account, state="suspended")
+    with pytest.raises(InvalidInput, match="PP13"):
+        raise_(world, site, "reactivation", {"person": person.uid, "requested_from": "someone.else@example.org"})
 
 
 @pytest.mark.parametrize("route", ROUTES)
