@@ -150,9 +150,24 @@ def _python_leaf(index: int) -> tuple[bytes, str]:
     return merkle.leaf_hash(data), row[17]
 
 
-def _stream(after: int | None, stop_before: int | None = None, batch: int = BATCH):
-    """Yield lists of rows in index order, keyset-paginated (constant memory, no OFFSET)."""
-    base = _leaf_text_sql()
+def _leaf_text_in_sql() -> bool:
+    """Where the leaf's JSON text is built by default: in SQL. Measured on both databases, the
+    database formats it for less total CPU than Python decoding and re-encoding 18 columns (and
+    on PostgreSQL the work is split between the server and the verifier, two cores)."""
+    return True
+
+
+def _python_texts(rows: list[tuple]) -> list[tuple]:
+    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    fmt = LEAF_FORMAT
+    return [(r[0], encode([fmt, *r[:17]]), r[16], r[17]) for r in rows]
+
+
+def _stream(after: int | None, stop_before: int | None = None, batch: int = BATCH, in_sql: bool | None = None):
+    """Yield lists of (index, leaf text, prev_hash, leaf_hash) in index order, keyset-paginated
+    (constant memory, no OFFSET)."""
+    in_sql = _leaf_text_in_sql() if in_sql is None else in_sql
+    base = _leaf_text_sql() if in_sql else _columns_sql()
     idx = connection.ops.quote_name("index")
     with connection.cursor() as cursor:
         while True:
@@ -168,7 +183,7 @@ def _stream(after: int | None, stop_before: int | None = None, batch: int = BATC
             rows = cursor.fetchall()
             if not rows:
                 return
-            yield rows
+            yield rows if in_sql else _python_texts(rows)
             after = rows[-1][0]
             if len(rows) < batch:
                 return
@@ -469,6 +484,7 @@ def verify(
     progress: Callable[[int], None] | None = None,
     total_hint: Callable[[int], None] | None = None,
     public_key_pem: str | None = None,
+    leaf_text_in_sql: bool | None = None,
 ) -> VerifyResult:
     """Check the whole ledger. `progress(n)` is called after each batch with its row count;
     `total_hint(size)` once with the head's size at the start (for a progress bar).
@@ -480,7 +496,7 @@ def verify(
         if total_hint:
             total_hint(Head.objects.get(id=1).size)
         checker.load_checkpoints(public_key_pem)
-        for rows in _stream(None, batch=batch):
+        for rows in _stream(None, batch=batch, in_sql=leaf_text_in_sql):
             checker.feed(rows)
         # Appends may have committed while we streamed: catch up until the head and the rows
         # agree (an entry and the head move together in one transaction).
@@ -489,7 +505,7 @@ def verify(
             if head.size <= checker.expected:
                 break
             got = 0
-            for rows in _stream(checker.expected - 1 if checker.expected else None, batch=batch):
+            for rows in _stream(checker.expected - 1 if checker.expected else None, batch=batch, in_sql=leaf_text_in_sql):
                 checker.feed(rows)
                 got += len(rows)
             if not got:

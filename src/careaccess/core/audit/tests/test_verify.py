@@ -346,3 +346,14 @@ def test_verify_with_a_given_public_key_and_without_the_local_key(ledger_of_some
     result = v.verify()
     assert result.problem.kind == v.SIGNATURE and "not on this machine" in result.problem.message
     assert not (tmp_path / "absent.pem").exists()  # verify never makes a key
+
+
+@pytest.mark.parametrize("in_sql", [True, False])
+def test_both_ways_of_building_the_leaf_text_agree(ledger_of_some, in_sql):
+    result = v.verify(leaf_text_in_sql=in_sql)
+    assert result.ok, result.problem
+    assert result.slow_rows == 0
+    drop_triggers()
+    sql("UPDATE audit_entry SET actor = %s WHERE " + q("index") + " = %s", ['A","B', 5])
+    result = v.verify(leaf_text_in_sql=in_sql)
+    assert result.problem.kind == v.EDITED and result.problem.index == 5
