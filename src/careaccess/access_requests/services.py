@@ -989,7 +989,9 @@ def fulfil(actor: Actor, request, *, version: int | None = None) -> AccessReques
             req.organisation, sponsoring_capabilities(req.organisation)):
         raise Conflict(f"{req.organisation.name} no longer has a sponsor: nothing is created or changed for it until "
                        f"it appoints one (rule DS4)")
-    outcome, messages = _FULFILMENT[req.kind](acting, req)
+    # The directory checks its own permissions for each change: give it the actor unpinned, so any
+    # of their live positions (an RA agent's, a local administrator's) may carry what it needs.
+    outcome, messages = _FULFILMENT[req.kind](actor, req)
     fulfiller = Person.objects.filter(pk=acting.person_id).first() if acting.person_id else None
     subject = outcome.pop("_subject", None)
     changes = {"outcome": outcome, "fulfilled_by": fulfiller}

@@ -222,3 +222,20 @@ def test_rejection_needs_reasons(world):
     assert "reason" in refused.value.errors and ledger_size() == size
     req = services.reject(site.validator, req, version=req.version, reason="wrong position asked for")
     assert req.state == "rejected"
+
+
+def test_a_fulfiller_whose_rights_come_from_two_positions(world):
+    # the directory checks each change against any of the fulfiller's live positions
+    import datetime as dt
+
+    from careaccess.core import permissions
+
+    site = world.gp
+    person = testing.person(given_name="Two", family_name="Hats")
+    for capability in ("local_administrator", "ra_agent"):
+        position = testing.position(world.icb, f"Back office {capability}", capabilities=[capability])
+        directory.create_assignment(testing.SYSTEM, person, position)
+    services.record_training(testing.SYSTEM, person, completed_on=dt.date(2026, 1, 5))
+    req = walk(world, site, raise_(world, site, "new_user", world.new_user_details(site)), until="approved")
+    req = services.fulfil(permissions.actor_for_person(person), req, version=req.version)
+    assert req.state == "fulfilled" and req.fulfilled_by == person
