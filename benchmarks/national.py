@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.national                 # full scale (1,000,000 people)
     BENCH_SCALE=0.01 .venv/bin/python -m benchmarks.national   # 1% for a quick check
+    BENCH_REQUESTS=5000 ...                                     # fewer HTTP requests (default 20,000)
 
 `run()`:
 
@@ -190,11 +191,26 @@ def load(n: dict[str, int]) -> dict:
     counts = {}
     started_bulk = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
+        # The tables are empty: load them without their foreign keys and secondary indexes, then
+        # build each index once and check each foreign key with one set-based query, instead of a
+        # deferred trigger per row at COMMIT. All inside the transaction: DDL is transactional.
+        t0 = time.perf_counter()
+        cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")  # index builds in memory
+        restore = _detach(cursor, BULK_TABLES)
+        timings["drop foreign keys and secondary indexes"] = time.perf_counter() - t0
         for name, sql in steps:
             t0 = time.perf_counter()
             cursor.execute(sql)
             counts[name] = cursor.rowcount
             timings[name] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for statement in restore["indexes"]:
+            cursor.execute(statement)
+        timings["build secondary indexes"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for statement in restore["foreign keys"]:
+            cursor.execute(statement)
+        timings["check and restore foreign keys"] = time.perf_counter() - t0
         for table in ("organisation", "person", "position", "assignment"):
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('directory_{table}', 'id'), "
                            f"(SELECT max(id) FROM directory_{table}))")
@@ -212,7 +228,61 @@ def load(n: dict[str, int]) -> dict:
             "timings": {k: round(v, 2) for k, v in timings.items()}}
 
 
+BULK_TABLES = ("directory_organisation", "directory_person", "directory_position", "directory_position_job_roles",
+               "directory_position_activities", "directory_position_service_roles", "directory_assignment")
+
+
+def _detach(cursor, tables) -> dict[str, list[str]]:
+    """Drop the tables' foreign keys and their indexes that back no constraint; return the
+    statements that put them back (indexes first, then foreign keys, which validate set-based)."""
+    cursor.execute("""
+        SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+        FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid::regclass::text = ANY(%s)""", [list(tables)])
+    foreign_keys = cursor.fetchall()
+    cursor.execute("""
+        SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+        FROM pg_index i
+        WHERE i.indrelid::regclass::text = ANY(%s) AND NOT i.indisprimary
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""", [list(tables)])
+    indexes = cursor.fetchall()
+    for table, name, _ in foreign_keys:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+    return {"indexes": [definition for _, definition in indexes],
+            "foreign keys": [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in foreign_keys]}
+
+
 # --- HTTP -------------------------------------------------------------------------------------
+
+
+def _cpu_seconds(pids) -> float:
+    """User + system CPU seconds used so far by these processes (from /proc; 0 for gone ones)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15)
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _postgres_backends(dbname: str) -> list[int]:
+    import psycopg
+
+    url = os.environ["DATABASE_URL"]
+    with psycopg.connect(url) as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [dbname])]
 
 
 def _make_token() -> str:
@@ -302,7 +372,9 @@ def _summarise(results, seconds: float) -> dict:
 
 
 def http_bench(token: str, people: int, activities: list[str], requests: int, clients: int, workers: int) -> dict:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "careaccess.settings"}
+    # Connections live through the whole run (the default, 60 s, would replace them mid-measurement
+    # and lose the CPU count of the PostgreSQL backends they end).
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "careaccess.settings", "DATABASE_CONN_MAX_AGE": "3600"}
     serve = [sys.executable, "-m", "careaccess.cli", "serve", "--bind", f"127.0.0.1:{PORT}", "--workers", str(workers)]
     log = tempfile.NamedTemporaryFile(prefix="careaccess-bench-serve-", suffix=".log", delete=False)
     server = subprocess.Popen(serve, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
@@ -316,11 +388,32 @@ def http_bench(token: str, people: int, activities: list[str], requests: int, cl
         latency = _summarise([sequential], time.perf_counter() - t0)
         per_client = max(1, requests // clients)
         batches = [(PORT, token, _requests(per_client, people, activities, 10 + i)) for i in range(clients)]
-        with multiprocessing.get_context("fork").Pool(clients) as pool:
-            t0 = time.perf_counter()
-            results = pool.map(_client, batches)
-            seconds = time.perf_counter() - t0
+        workers_pids = _children(server.pid)
+        dbname = urllib.parse.urlparse(os.environ["DATABASE_URL"]).path.lstrip("/")
+        backends = _postgres_backends(dbname)
+        cpu_before = (_cpu_seconds(workers_pids), _cpu_seconds(backends), os.times())
+        pool = multiprocessing.get_context("fork").Pool(clients)
+        t0 = time.perf_counter()
+        results = pool.map(_client, batches)
+        seconds = time.perf_counter() - t0
+        pool.close()
+        pool.join()
+        after = os.times()
         throughput = _summarise(results, seconds)
+        done = max(1, throughput["requests"])
+        app_ms = (_cpu_seconds(workers_pids) - cpu_before[0]) * 1000 / done
+        if set(_postgres_backends(dbname)) != set(backends):
+            throughput["note"] = "PostgreSQL backends changed during the run: their CPU figure is incomplete"
+        db_ms = max(0.0, _cpu_seconds(backends) - cpu_before[1]) * 1000 / done
+        client_ms = ((after.children_user + after.children_system) - (cpu_before[2].children_user + cpu_before[2].children_system)) * 1000 / done
+        throughput["cpu_ms_per_decision"] = {
+            "app (gunicorn workers)": round(app_ms, 3), "postgresql backends": round(db_ms, 3),
+            "http clients": round(client_ms, 3),
+        }
+        cores = os.cpu_count() or 1
+        # What the server side alone could answer per second with every core busy and no other load.
+        throughput["capacity_per_second_if_cores_were_free"] = round(cores * 1000 / (app_ms + db_ms), 1) if app_ms + db_ms else None
+        throughput["load_average_during"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -346,6 +439,10 @@ def profile_decision(token: str, people: int, activities: list[str], n: int = 20
     client.post("/api/v1/decisions", data=bodies[0], content_type="application/json")
     query_counts, query_ms, total_ms, statuses = [], [], [], {}
     example = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    cpu0, db0 = time.process_time(), _cpu_seconds([backend])
     for body in bodies:
         reset_queries()
         with CaptureQueriesContext(connection) as captured:
@@ -357,21 +454,29 @@ def profile_decision(token: str, people: int, activities: list[str], n: int = 20
         query_ms.append(sum(float(q["time"]) for q in captured.captured_queries) * 1000)
         if not example:
             example = [q["sql"][:160] for q in captured.captured_queries]
-    profiler = cProfile.Profile()
+    cpu_ms = (time.process_time() - cpu0) * 1000 / n
+    db_cpu_ms = (_cpu_seconds([backend]) - db0) * 1000 / n
+    profiler = cProfile.Profile(time.process_time)  # CPU time: what other processes do is not counted
     profiler.enable()
     for body in bodies:
         client.post("/api/v1/decisions", data=body, content_type="application/json")
     profiler.disable()
     text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(12)
-    top = [line.strip() for line in text.getvalue().splitlines() if line.strip()[:1].isdigit()][:12]
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(15)
+    top = [line.strip() for line in text.getvalue().splitlines() if line.strip()[:1].isdigit()][:16]
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(40)
+    cumulative = [line.strip() for line in text.getvalue().splitlines() if line.strip()[:1].isdigit()][:41]
     return {
         "decisions": n,
         "statuses": statuses,
-        "top_functions_by_own_time (ncalls tottime percall cumtime percall where)": top,
+        "top_functions_by_own_cpu_time (ncalls tottime percall cumtime percall where)": top,
+        "top_functions_by_cumulative_cpu_time": cumulative,
         "queries_per_decision": round(statistics.fmean(query_counts), 2),
         "median_ms_in_process": round(statistics.median(total_ms), 2),
         "median_ms_in_queries": round(statistics.median(query_ms), 2),
+        "cpu_ms_per_decision_in_process (django, incl. test client)": round(cpu_ms, 3),
+        "cpu_ms_per_decision_in_postgresql": round(db_cpu_ms, 3),
         "example_queries": example,
     }
 
@@ -403,7 +508,7 @@ def run(factor: float | None = None, requests: int | None = None, clients: int =
     token = _make_token()
     figures["profile"] = profile_decision(token, n["people"], activities)
     connection.close()  # the server's workers open their own
-    requests = requests or max(2000, int(20_000 * min(1.0, factor * 10)))
+    requests = requests or int(os.environ.get("BENCH_REQUESTS") or 0) or max(2000, int(20_000 * min(1.0, factor * 10)))
     figures["decisions_http"] = http_bench(token, n["people"], activities, requests, clients, workers)
     return figures
 

@@ -88,10 +88,20 @@ def machine() -> dict:
         "cpu model": cpu_model,
         "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
         "load average when started (1, 5, 15 min)": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "python speed (10M-step loop: wall / CPU seconds)": python_speed(),
         "python": platform.python_version(),
         "postgresql": postgres_version(),
         "os": platform.platform(),
     }
+
+
+def python_speed() -> str:
+    """A fixed pure-Python loop: compares this machine (and how busy it was) with others."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return f"{time.perf_counter() - wall:.2f} / {time.process_time() - cpu:.2f}"
 
 
 def postgres_version() -> str:
@@ -143,6 +153,12 @@ def national_section(figures: dict) -> list[str]:
     lines.append(f"| decisions per second, {many_label.replace('_', ' ')} | {many.get('per_second')} | >= 1,000 | "
                  f"{_verdict(many.get('per_second'), 1000, lower_is_better=False)} |")
     lines.append(f"| decision p50 / p99 under that load | {many.get('p50_ms')} / {many.get('p99_ms')} ms | | |")
+    cpu = many.get("cpu_ms_per_decision") or {}
+    if cpu:
+        lines.append("| CPU per decision: " + " / ".join(cpu) + " | " + " / ".join(f"{v} ms" for v in cpu.values()) + " | | |")
+        lines.append(f"| decisions/s the server side could answer if its cores were otherwise idle (estimate from CPU) | "
+                     f"{many.get('capacity_per_second_if_cores_were_free')} | >= 1,000 | |")
+        lines.append(f"| load average during the HTTP run | {many.get('load_average_during')} | | |")
     profile = figures.get("profile", {})
     if profile:
         lines.append(f"| queries per decision (in-process) | {profile.get('queries_per_decision')} | | |")
