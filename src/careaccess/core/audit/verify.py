@@ -328,7 +328,7 @@ class _Checker:
                         Problem(
                             CHAIN_BREAK,
                             index,
-                            f"entry {index}'s prev_hash {stored_prev[:16]}… is not entry "
+                            f"entry {index}'s prev_hash {str(stored_prev)[:16]}… is not entry "
                             f"{index - 1 if index else 'genesis'}'s leaf hash {prev[:16]}…: entries were reordered "
                             f"here, or the entry before was rewritten together with its hash",
                         )
@@ -337,7 +337,7 @@ class _Checker:
                     # A checkpoint at this size was reached by the entry before: checked only now,
                     # so that "entry i-1 was inserted" (seen from entry i) is reported precisely.
                     self.flush_pending()
-                leaf = sha256(b"\x00" + text.encode("utf-8")).digest()
+                leaf = sha256(b"\x00" + text.encode("utf-8")).digest() if text is not None else b""
                 leaf_hex = leaf.hex()
                 if leaf_hex != stored_leaf:
                     leaf, _ = _python_leaf(index)
@@ -477,6 +477,13 @@ class _Checker:
             )
 
 
+def _head() -> Head:
+    head = Head.objects.filter(id=1).first()
+    if head is None:
+        raise _Stop(Problem(HEAD, None, "the head row (audit_head id 1) is missing: it was deleted"))
+    return head
+
+
 def verify(
     *,
     check_nodes: bool = True,
@@ -494,14 +501,14 @@ def verify(
     result = VerifyResult(ok=False)
     try:
         if total_hint:
-            total_hint(Head.objects.get(id=1).size)
+            total_hint(_head().size)
         checker.load_checkpoints(public_key_pem)
         for rows in _stream(None, batch=batch, in_sql=leaf_text_in_sql):
             checker.feed(rows)
         # Appends may have committed while we streamed: catch up until the head and the rows
         # agree (an entry and the head move together in one transaction).
         for _ in range(10):
-            head = Head.objects.get(id=1)
+            head = _head()
             if head.size <= checker.expected:
                 break
             got = 0

@@ -357,3 +357,16 @@ def test_both_ways_of_building_the_leaf_text_agree(ledger_of_some, in_sql):
     sql("UPDATE audit_entry SET actor = %s WHERE " + q("index") + " = %s", ['A","B', 5])
     result = v.verify(leaf_text_in_sql=in_sql)
     assert result.problem.kind == v.EDITED and result.problem.index == 5
+
+
+def test_a_deleted_head_row_or_junk_hashes_are_reported_not_crashed_on(ledger_of_some):
+    drop_triggers()
+    sql("UPDATE audit_entry SET prev_hash = '', leaf_hash = 'zz' WHERE " + q("index") + " = %s", [3])
+    result = v.verify()
+    assert result.problem.index == 3 and result.problem.kind == v.CHAIN_BREAK
+
+
+def test_a_deleted_head_row_is_reported(ledger_of_some):
+    sql("DELETE FROM audit_head")
+    result = v.verify()
+    assert not result.ok and result.problem.kind == v.HEAD
