@@ -89,10 +89,11 @@ class Certificate(models.Model):
 class CrlIssue(models.Model):
     """Every CRL issued; the id is the CRL number. The newest is the one published."""
 
-    der = models.BinaryField()
     this_update = models.DateTimeField()
     next_update = models.DateTimeField()
     revoked_count = models.PositiveIntegerField()
+    # Last, so reading the newest CRL's number (every sign-in) never walks the CRL's pages on SQLite.
+    der = models.BinaryField()
 
     class Meta:
         ordering = ["-id"]

@@ -195,17 +195,19 @@ REASONS = {
 def build_crl(entries, *, number: int, this_update: dt.datetime, next_update: dt.datetime) -> bytes:
     """A DER CRL signed by the issuing CA. `entries`: (serial as int, revoked_at, reason name)."""
     authority = load()
+    revoked = []
+    for serial, revoked_at, reason in entries:
+        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(revoked_at)
+        flag = REASONS.get(reason)
+        if flag is not None and flag is not x509.ReasonFlags.unspecified:
+            entry = entry.add_extension(x509.CRLReason(flag), critical=False)
+        revoked.append(entry.build())
+    # The whole list is given to the builder at once: add_revoked_certificate copies it every time.
     builder = (
-        x509.CertificateRevocationListBuilder().issuer_name(authority.issuing.subject)
+        x509.CertificateRevocationListBuilder(revoked_certificates=revoked).issuer_name(authority.issuing.subject)
         .last_update(this_update).next_update(next_update)
         .add_extension(x509.CRLNumber(number), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.issuing_key.public_key()),
                        critical=False)
     )
-    for serial, revoked_at, reason in entries:
-        revoked = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(revoked_at)
-        flag = REASONS.get(reason)
-        if flag is not None and flag is not x509.ReasonFlags.unspecified:
-            revoked = revoked.add_extension(x509.CRLReason(flag), critical=False)
-        builder = builder.add_revoked_certificate(revoked.build())
     return builder.sign(authority.issuing_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)

@@ -17,10 +17,10 @@ class Migration(migrations.Migration):
             name='CrlIssue',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('der', models.BinaryField()),
                 ('this_update', models.DateTimeField()),
                 ('next_update', models.DateTimeField()),
                 ('revoked_count', models.PositiveIntegerField()),
+                ('der', models.BinaryField()),
             ],
             options={
                 'ordering': ['-id'],
