@@ -2,7 +2,8 @@
 
     .venv/bin/python -m benchmarks.run                       # full scale
     BENCH_SCALE=0.01 .venv/bin/python -m benchmarks.run      # quick check at 1% of the sizes
-    BENCH_ONLY=national,audit .venv/bin/python -m benchmarks.run   # some of them
+    BENCH_ONLY=national,audit .venv/bin/python -m benchmarks.run   # some of them (the others' last
+                                                                   # figures are kept in the report)
 
 Runs `benchmarks/national.py` and every `benchmarks/*_bench.py` module's `run()`, each in its own
 process (each configures Django for its own database). Under BENCH_SCALE, a benchmark's integer
@@ -60,9 +61,20 @@ def run_one(module: str) -> dict:
             sys.stdout.write(line)
     process.wait()
     seconds = round(time.perf_counter() - started, 1)
+    stamp = {"ran_at": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
+             "bench_scale": os.environ.get("BENCH_SCALE", "1") or "1", "wall_seconds": seconds}
     if process.returncode != 0 or result is None:
-        return {"error": f"exited with {process.returncode} (see the output above)", "wall_seconds": seconds}
-    return {**result, "wall_seconds": seconds} if isinstance(result, dict) else {"result": result, "wall_seconds": seconds}
+        return {"error": f"exited with {process.returncode} (see the output above)", **stamp}
+    return {**result, **stamp} if isinstance(result, dict) else {"result": result, **stamp}
+
+
+def previous_results(path: Path) -> dict:
+    """The raw figures of the last report, so a partial run (BENCH_ONLY) keeps the others."""
+    try:
+        text = path.read_text()
+        return json.loads(text[text.index("```json") + 7:text.rindex("```")])
+    except (OSError, ValueError):
+        return {}
 
 
 # --- the machine ------------------------------------------------------------------------------
@@ -184,7 +196,8 @@ def write_report(results: dict, info: dict, started: dt.datetime, path: Path) ->
         "",
         f"Written by `make bench` (`python -m benchmarks.run`) on {started:%Y-%m-%d %H:%M} UTC"
         f"{'' if scale == '1' else f', at BENCH_SCALE={scale}'}. Figures depend on the machine and on what else "
-        "was running on it: see the load average below.",
+        "was running on it: see the load average below. The machine described is the one of this run; each "
+        "section says when it ran and at what scale.",
         "",
         "## Machine",
         "",
@@ -196,6 +209,8 @@ def write_report(results: dict, info: dict, started: dt.datetime, path: Path) ->
     for module, figures in results.items():
         name = module.split(".", 1)[1]
         lines += [f"## {figures.get('name', name) if isinstance(figures, dict) else name} (`benchmarks/{name}.py`)", ""]
+        if isinstance(figures, dict) and figures.get("ran_at"):
+            lines += [f"Run {figures['ran_at']}, BENCH_SCALE={figures.get('bench_scale')}.", ""]
         lines += national_section(figures) if name == "national" else generic_section(figures)
     lines += ["## Raw figures", "", "```json", json.dumps(results, indent=2, default=str), "```", ""]
     path.write_text("\n".join(lines))
@@ -204,8 +219,11 @@ def write_report(results: dict, info: dict, started: dt.datetime, path: Path) ->
 def main() -> None:
     started = dt.datetime.now(dt.timezone.utc)
     info = machine()
-    results = {module: run_one(module) for module in modules()}
     path = ROOT / "BENCHMARKS.md"
+    results = previous_results(path) if os.environ.get("BENCH_ONLY") else {}
+    for module in modules():
+        results[module] = run_one(module)
+    results = dict(sorted(results.items(), key=lambda item: item[0] != "benchmarks.national"))
     write_report(results, info, started, path)
     print(f"Wrote {path}")
 
