@@ -347,3 +347,21 @@ def test_a_service_policy_names_only_known_capabilities(world):
         services.set_service_policy(testing.SYSTEM, world.service, raise_capabilities=["janitor"])
     with refused(Forbidden):
         services.set_service_policy(world.gp.requester, world.service, raise_capabilities=["sponsor"])
+
+
+@pytest.mark.parametrize("step", ["validate", "approve", "fulfil"])
+def test_nobody_validates_approves_or_fulfils_a_request_about_themselves(world, step):
+    # rule DS5
+    site = world.gp
+    actor = {"validate": site.validator, "approve": site.approver, "fulfil": world.fulfiller}[step]
+    req = services.raise_request(site.requester, kind="amendment", organisation=site.organisation,
+                                 details={"person": actor.person_uid, "phone": "0113 496 0042"}, submit=True)
+    if step != "validate":
+        req = services.validate(site.validator, req)
+    if step == "fulfil":
+        req = services.approve(site.approver, req, confirmations=CONFIRMED)
+    call = {"validate": lambda: services.validate(actor, req),
+            "approve": lambda: services.approve(actor, req, confirmations=CONFIRMED),
+            "fulfil": lambda: services.fulfil(actor, req)}[step]
+    with Unchanged(), refused(Forbidden, "themselves"):
+        call()
