@@ -1,0 +1,270 @@
+"""The identity API router (mounted at /api/v1/identity): identity checks and assurance, versioned
+terms and acceptances, training records and RA agent appointments. Writes go through `services`."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from typing import Literal
+
+from ninja import Field, Router, Schema, Status
+from pydantic import ConfigDict
+
+from careaccess.api.problems import errors_for
+from careaccess.core import permissions
+from careaccess.core.context import Actor
+from careaccess.core.errors import InvalidInput, NotFound
+from careaccess.directory.models import Person, Position
+
+from . import rules, selectors, services
+from .models import IdentityCheck, RaAgentAppointment, TermsVersion, TrainingRecord
+
+router = Router(tags=["identity"])
+
+READ = errors_for(401, 403, 404, 422)
+WRITE = errors_for(401, 403, 404, 409, 422)
+
+
+class In(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CheckIn(In):
+    document_type: Literal[tuple(IdentityCheck.DocumentType.values)]  # type: ignore[valid-type]
+    issuing_country: str = Field(..., description="ISO 3166 two-letter code, like GB")
+    document_number: str = Field(..., description="as printed; driving licence numbers are kept in capitals (DS7)")
+    document_expires_on: dt.date | None = Field(None, description="required for photo documents; must be in date")
+    address_proof_kind: str = Field(..., description="what it is, like 'water bill'")
+    address_proof_issuer: str = Field(..., description="the company or organisation that issued it (DS7)")
+    address_proof_issued_on: dt.date = Field(..., description="within the last 3 months (DS7)")
+    photo: str | None = Field(None, description="the photo taken, base64")
+    sponsor: str | None = Field(None, description="user id of the request's sponsor (who may not check, DS5)")
+    request_reference: str = ""
+
+
+class CheckOut(Schema):
+    id: int
+    person: str
+    checked_by: str
+    document_type: str
+    issuing_country: str
+    document_number: str
+    document_expires_on: dt.date | None
+    address_proof_kind: str
+    address_proof_issuer: str
+    address_proof_issued_on: dt.date
+    photo_sha256: str
+    assurance_level: int
+    assurance: str
+    checked_at: dt.datetime
+    request_reference: str
+
+
+class AssuranceOut(Schema):
+    uid: str
+    level: int = Field(..., description="0 never checked, 1 low, 2 substantial, 3 high")
+    assurance: str
+    checked_at: dt.datetime | None
+
+
+class TermsIn(In):
+    kind: Literal[tuple(TermsVersion.Kind.values)]  # type: ignore[valid-type]
+    version: str
+    title: str
+    text: str
+
+
+class TermsOut(Schema):
+    kind: str
+    version: str
+    title: str
+    text: str
+    sha256: str
+    published_at: dt.datetime
+
+
+class AcceptIn(In):
+    kind: Literal[tuple(TermsVersion.Kind.values)] = "user"  # type: ignore[valid-type]
+    version: str
+    occasion: Literal["registration", "sign_in", "appointment"] = "registration"
+
+
+class AcceptOut(Schema):
+    person: str
+    kind: str
+    version: str
+    occasion: str
+    accepted_at: dt.datetime
+
+
+class TrainingIn(In):
+    kind: Literal[tuple(TrainingRecord.Kind.values)]  # type: ignore[valid-type]
+    completed_on: dt.date
+    note: str = ""
+
+
+class TrainingOut(Schema):
+    id: int
+    person: str
+    kind: str
+    completed_on: dt.date
+    note: str
+    recorded_by: str
+    recorded_at: dt.datetime
+
+
+class AppointmentIn(In):
+    person: str = Field(..., description="the new RA agent's user id")
+    position: int = Field(..., description="an RA agent position's id")
+    starts_on: dt.date | None = None
+
+
+class AppointmentOut(Schema):
+    id: int
+    person: str
+    assignment: int
+    position: str
+    organisation: str
+    appointed_by: str
+    appointed_at: dt.datetime
+    terms_accepted: bool
+    training_due_on: dt.date
+    trained: bool
+    state: str
+
+
+def _actor(request) -> Actor:
+    return request.auth
+
+
+def _person(uid: str) -> Person:
+    person = Person.objects.filter(uid=str(uid).strip()).first()
+    if person is None:
+        raise NotFound(f"no person has the user id {uid}")
+    return person
+
+
+def _person_field(uid: str, field: str) -> Person:
+    person = Person.objects.filter(uid=str(uid).strip()).first()
+    if person is None:
+        raise InvalidInput({field: f"no person has the user id {uid}; check the 12-digit id"})
+    return person
+
+
+def _self_or(actor: Actor, person: Person, action: str) -> None:
+    if not (actor.kind == "person" and actor.person_id == person.id):
+        permissions.authorise(actor, action)
+
+
+def training_out(t: TrainingRecord) -> dict:
+    return {"id": t.id, "person": t.person.uid, "kind": t.kind, "completed_on": t.completed_on, "note": t.note,
+            "recorded_by": t.recorded_by_label, "recorded_at": t.recorded_at}
+
+
+def appointment_out(a: RaAgentAppointment) -> dict:
+    return {"id": a.id, "person": a.person.uid, "assignment": a.assignment_id, "position": a.assignment.position.name,
+            "organisation": a.assignment.position.organisation.code, "appointed_by": a.appointed_by_label,
+            "appointed_at": a.appointed_at, "terms_accepted": a.terms_acceptance_id is not None,
+            "training_due_on": a.training_due_on, "trained": a.training_id is not None, "state": a.state}
+
+
+# --- identity checks ---
+
+@router.post("/people/{uid}/checks", response={201: CheckOut, **WRITE}, summary="Record an identity check (DS1, DS5, DS7)",
+             description="RA agents only, never the sponsor of the same request nor the person themselves.")
+def verify(request, uid: str, payload: CheckIn):
+    person = _person(uid)
+    data = payload.model_dump()
+    photo = data.pop("photo")
+    if photo:
+        try:
+            photo = base64.b64decode(photo, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput({"photo": "send the photo base64-encoded"}) from None
+    sponsor = _person_field(data.pop("sponsor"), "sponsor") if payload.sponsor else None
+    data.pop("sponsor", None)
+    check = services.verify_identity(_actor(request), person, photo=photo or None, sponsor=sponsor, **data)
+    return Status(201, services.check_summary(check))
+
+
+@router.get("/people/{uid}/checks", response={200: list[CheckOut], **READ}, summary="A person's identity checks")
+def checks(request, uid: str):
+    person = _person(uid)
+    permissions.authorise(_actor(request), "identity.read")
+    return [services.check_summary(c) for c in IdentityCheck.objects.filter(person=person).select_related("person")]
+
+
+@router.get("/people/{uid}/assurance", response={200: AssuranceOut, **READ}, summary="Identity assurance level")
+def assurance(request, uid: str):
+    person = _person(uid)
+    _self_or(_actor(request), person, "identity.read")
+    check = selectors.latest_check(person)
+    level = check.assurance_level if check else 0
+    return {"uid": person.uid, "level": level, "assurance": rules.LEVEL_NAMES.get(level, "none"),
+            "checked_at": check.checked_at if check else None}
+
+
+# --- terms ---
+
+@router.post("/terms", response={201: TermsOut, **WRITE}, summary="Publish a new version of terms (RA managers)")
+def publish(request, payload: TermsIn):
+    terms = services.publish_terms(_actor(request), **payload.model_dump())
+    return Status(201, terms)
+
+
+@router.get("/terms/{kind}", response={200: TermsOut, **READ}, summary="The current terms of a kind (DS2: anyone reads)")
+def current(request, kind: str):
+    terms = selectors.current_terms(kind)
+    if terms is None:
+        raise NotFound(f"no {kind} terms are published")
+    return terms
+
+
+@router.post("/people/{uid}/terms-acceptances", response={201: AcceptOut, **WRITE},
+             summary="The person accepts the current terms (SC1, DS10)")
+def accept(request, uid: str, payload: AcceptIn):
+    person = _person(uid)
+    acceptance = services.accept_terms(_actor(request), person, kind=payload.kind, version=payload.version,
+                                       occasion=payload.occasion)
+    return Status(201, {"person": person.uid, "kind": acceptance.terms.kind, "version": acceptance.terms.version,
+                        "occasion": acceptance.occasion, "accepted_at": acceptance.accepted_at})
+
+
+# --- training ---
+
+@router.post("/people/{uid}/training", response={201: TrainingOut, **WRITE}, summary="Record completed training (CC9, DS10)")
+def record_training(request, uid: str, payload: TrainingIn):
+    record = services.record_training(_actor(request), _person(uid), **payload.model_dump())
+    return Status(201, training_out(record))
+
+
+@router.get("/people/{uid}/training", response={200: list[TrainingOut], **READ}, summary="A person's training records")
+def training(request, uid: str):
+    person = _person(uid)
+    _self_or(_actor(request), person, "identity.read")
+    return [training_out(t) for t in TrainingRecord.objects.filter(person=person).select_related("person")]
+
+
+# --- RA agent appointments ---
+
+@router.post("/ra-agent-appointments", response={201: AppointmentOut, **WRITE},
+             summary="Appoint a new RA agent (DS10)", description="Someone with sponsor rights at the position's "
+             "organisation; the RA agent terms and training are due by the deadline.")
+def appoint(request, payload: AppointmentIn):
+    person = _person_field(payload.person, "person")
+    position = Position.objects.filter(id=payload.position).first()
+    if position is None:
+        raise InvalidInput({"position": f"no position has the id {payload.position}"})
+    appointment = services.appoint_ra_agent(_actor(request), person, position, starts_on=payload.starts_on)
+    return Status(201, appointment_out(RaAgentAppointment.objects.select_related(
+        "person", "assignment__position__organisation").get(id=appointment.id)))
+
+
+@router.get("/ra-agent-appointments", response={200: list[AppointmentOut], **READ}, summary="RA agent appointments")
+def appointments(request, state: str | None = None):
+    permissions.authorise(_actor(request), "identity.read")
+    queryset = RaAgentAppointment.objects.select_related("person", "assignment__position__organisation")
+    if state:
+        queryset = queryset.filter(state=state)
+    return [appointment_out(a) for a in queryset.order_by("training_due_on", "id")[:500]]
