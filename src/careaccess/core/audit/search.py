@@ -113,4 +113,23 @@ def record_search(actor: Actor, filters: EntryFilter, shown: int) -> None:
     acting = permissions.authorise(actor, "audit.read")
     ledger.record("audit.searched", actor=acting, target_type="ledger", target_id="search",
                   after={"filters": filters.describe(), "shown": shown},
-                  person_uid=filters.person, organisation_code=filters.organisation)
+                  person_uid=filters.person,
+                  organisation_code=filters.organisation.upper() if filters.organisation else None)
+
+
+def get_entry(actor: Actor, index: int) -> Entry | None:
+    """One entry the actor may read, or None when there is no such entry or it is outside their scope
+    (the two are not told apart, so a reader learns nothing about entries they may not see)."""
+    found = entries(actor, EntryFilter())  # checks the right to read first, whatever the index
+    if not 0 <= index < 2**63:  # beyond the column's range: no such entry
+        return None
+    return found.filter(index=index).first()
+
+
+@transaction.atomic
+def record_read(actor: Actor, entry: Entry) -> None:
+    """Opening one entry is recorded too, naming the entry read and whom it concerns (rule PP15)."""
+    acting = permissions.authorise(actor, "audit.read")
+    ledger.record("audit.entry_read", actor=acting, target_type="audit_entry", target_id=entry.index,
+                  after={"entry": entry.index, "action": entry.action},
+                  person_uid=entry.person_uid, organisation_code=entry.organisation_code)
