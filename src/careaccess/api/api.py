@@ -58,6 +58,7 @@ problems.install(api)
 from careaccess.directory.api import router as directory_router  # noqa: E402  (routers use the helpers above)
 
 api.add_router("", directory_router)
+api.add_router("", "careaccess.core.audit.api.router")  # /audit/entries: reading the ledger (PP15)
 
 
 # Keep this router last: any other address under /api/v1/ answers a 404 problem, not Django's HTML page.
