@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("scim/v2/", include("careaccess.interop.scim.urls")),
     path("fhir/R4/", include("careaccess.interop.fhir.urls")),
+    path("audit/", include("careaccess.core.audit.urls")),
     path("", include("careaccess.web.urls")),
 ]
