@@ -255,8 +255,9 @@ def _query(request, resource, params: dict) -> HttpResponse:
     order = [("-" + c if descending else c) for c in resource.sorts[key]]
     start = max(_int(params.get("startIndex"), "startIndex", 1), 1)
     count = min(max(_int(params.get("count"), "count", schema.MAX_RESULTS // 5), 0), schema.MAX_RESULTS)
-    total = queryset.count()
     page = list(queryset.order_by(*order)[start - 1:start - 1 + count]) if count else []
+    # A first page that is not full holds every match: no separate COUNT (the lookup hot path).
+    total = len(page) if start == 1 and 0 < len(page) < count else queryset.count()
     base = _base(request)
     attributes, excluded = _split(params.get("attributes")), _split(params.get("excludedAttributes"))
     items = [project(resource.render(obj, base), resource, attributes, excluded) for obj in page]
