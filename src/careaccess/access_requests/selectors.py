@@ -50,6 +50,22 @@ def covered_organisation_ids(actor: Actor, capabilities) -> set[int] | None:
     return ids
 
 
+def _authoriser_queue(actor: Actor) -> Q:
+    """Submitted authoriser-route requests the actor may validate and validated requests the actor
+    may approve (rules.validator_capabilities / approver_capabilities, as set-based filters)."""
+    def at(capability: str) -> Q:
+        ids = covered_organisation_ids(actor, [capability])
+        return Q() if ids is None else Q(organisation_id__in=ids)
+
+    gp = Q(organisation__kind=Organisation.Kind.GP_PRACTICE)
+    kind = {k: Q(service__approver_kind=k) for k in ("authoriser", "sponsor", "lead_correspondent")}
+    kind["authoriser"] |= Q(service__isnull=True)
+    approves = ((kind["authoriser"] & (at("authoriser") | (gp & at("sponsor"))))
+                | (kind["sponsor"] & at("sponsor")) | (kind["lead_correspondent"] & at("lead_correspondent")))
+    validates = approves | at("authoriser") | (gp & at("sponsor"))
+    return (Q(state=State.SUBMITTED, route=rules.AUTHORISER) & validates) | (Q(state=State.VALIDATED) & approves)
+
+
 def _within(queryset, ids: set[int] | None):
     return queryset if ids is None else queryset.filter(organisation_id__in=ids)
 
@@ -78,12 +94,9 @@ def queue(actor: Actor, name: str = "organisation", *, state: str | None = None,
     elif name == "desk":
         qs = _within(qs.filter(state=State.SUBMITTED, route=rules.DESK), covered_organisation_ids(actor, ["service_desk"]))
     elif name == "authoriser":
-        validating = covered_organisation_ids(actor, ["authoriser", "sponsor", "lead_correspondent"])
-        qs = _within(qs.filter(Q(state=State.SUBMITTED, route=rules.AUTHORISER) | Q(state=State.VALIDATED)), validating)
-        # Narrow to the ones the actor may really act on (CC1: sponsors only at GP practices, the
-        # service's approver kind): a short list, checked per row below by `may`.
-        ids = [r.id for r in qs if may(actor, r, Action.VALIDATE if r.state == State.SUBMITTED else Action.APPROVE)]
-        qs = _base().filter(id__in=ids)
+        qs = qs.filter(_authoriser_queue(actor))
+        if actor.person_id:  # DS5: never their own requests, nor requests about themselves
+            qs = qs.exclude(raised_by_id=actor.person_id).exclude(subject_id=actor.person_id)
     elif name == "back_office":
         qs = _within(qs.filter(state=State.APPROVED), covered_organisation_ids(actor, permissions.ACTIONS["request.fulfil"]))
     if state:

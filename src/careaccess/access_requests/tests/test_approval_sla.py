@@ -130,3 +130,29 @@ def test_reading_a_request(world):
         selectors.get_request(world.trust.approver, req.reference)
     with pytest.raises(NotFound):
         selectors.get_request(world.gp.approver, "REQ-NOTHERE")
+
+
+def test_the_authoriser_queue_holds_exactly_what_the_actor_may_validate_or_approve(world):
+    # rules CC1, CC6, DS5: the set-based queue agrees with the per-request check
+    from careaccess.directory import services as directory
+    from careaccess.directory import testing
+
+    sponsor_approved = directory.create_service(testing.SYSTEM, code="portal", name="Provider Portal",
+                                                approver_kind="sponsor", roles=[{"code": "carer", "name": "Carer"}])
+    testing.position(world.provider.organisation, "Carer", service_roles=["portal:carer"])
+    requests = [new_user(world, world.gp), new_user(world, world.trust), new_user(world, world.provider)]
+    requests.append(services.raise_request(world.provider.requester, kind="new_user",
+                                           organisation=world.provider.organisation, service=sponsor_approved,
+                                           details=world.new_user_details(world.provider, position="Carer",
+                                                                          service_role="carer"), submit=True))
+    requests.append(services.validate(world.gp.validator, new_user(world, world.gp)))
+    actors = [world.gp.requester, world.gp.validator, world.gp.approver, world.trust.approver,
+              world.trust.validator, world.provider.requester, world.provider.validator, world.provider.approver,
+              world.fulfiller]
+    for actor in actors:
+        queued = {r.reference for r in selectors.queue(actor, "authoriser")}
+        for req in requests:
+            req = selectors._base().get(pk=req.pk)
+            action = "validate" if req.state == "submitted" else "approve"
+            expected = req.route == "authoriser" or req.state == "validated"
+            assert (req.reference in queued) == (expected and selectors.may(actor, req, action)), (actor.label, req.title)
