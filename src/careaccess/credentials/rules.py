@@ -81,3 +81,19 @@ def is_locum(assignment_ends_on, position_name: str) -> bool:
     """A locum's assignment at a site is temporary: it has an end date, or its position says locum
     (DESIGN.md: assignments with end dates are temporary staff and locums; rule DS15)."""
     return assignment_ends_on is not None or "locum" in (position_name or "").lower()
+
+
+SIGN_IN_METHODS = ("card", "password", "totp", "security_key")
+
+
+def sign_in_methods(card_only: bool) -> tuple[str, ...]:
+    """How a user may sign in to a service: a card-only service has no fall-back (rule DS18)."""
+    return ("card",) if card_only else SIGN_IN_METHODS
+
+
+def sign_in_refusal(method: str, *, card_only: bool, service_name: str = "this service") -> str | None:
+    if method not in SIGN_IN_METHODS:
+        return f"unknown sign-in method {method}; use one of: {', '.join(SIGN_IN_METHODS)}"
+    if method not in sign_in_methods(card_only):
+        return f"{service_name} is card-only: no card, no access; there is no fall-back sign-in (rule DS18)"
+    return None

@@ -62,6 +62,15 @@ class SignIn:
         return Certificate.objects.get(serial=self.certificate_serial)
 
 
+def check_method(service, method: str) -> None:
+    """Refuse a sign-in method a service does not allow: card-only services have no fall-back (DS18)."""
+    from . import rules
+
+    refusal = rules.sign_in_refusal(method, card_only=bool(service.card_only), service_name=service.name)
+    if refusal:
+        raise SignInRefused(refusal)
+
+
 def challenge_bytes(nonce: str) -> bytes:
     """What the card signs for a challenge."""
     return CHALLENGE_PREFIX + nonce.encode("ascii")
@@ -83,6 +92,13 @@ def issue_challenge_nonce() -> tuple[str, dt.datetime]:
         cursor.execute(f"INSERT INTO {Challenge._meta.db_table} (nonce, created_at, expires_at) VALUES (%s, %s, %s)",
                        [nonce, _when(now), _when(expires)])
     return nonce, expires
+
+
+def purge_challenges(older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
+    """Delete challenges expired for longer than `older_than` (a job for the lifecycle sweeps).
+    Used challenges are audited by the sign-in entry; the rows themselves carry nothing to keep."""
+    deleted, _ = Challenge.objects.filter(expires_at__lt=clock.now() - older_than).delete()
+    return deleted
 
 
 def _when(instant: dt.datetime):

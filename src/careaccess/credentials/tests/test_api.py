@@ -79,7 +79,7 @@ def test_identity_check_then_card_issue_then_sign_in_over_http(world):
     replay = problem(anonymous.post("/cards/sign-in", {**body, "accept_terms_version": "RA01"}), 401)
     assert "replay" in replay["detail"]
 
-    # The holder sees their own card and its certificate expiry (DS2).
+    # rule DS2: the holder sees their own card and its certificate expiry
     holder = client_for(person=applicant)
     mine = ok(holder.get("/cards", person=applicant.uid))
     assert [c["serial"] for c in mine] == [card["serial"]] and mine[0]["certificate"]["not_after"]

@@ -100,6 +100,7 @@ def test_pins_are_six_to_eight_digits(world, holder, pin):
 
 
 def test_the_pin_is_stored_only_as_a_hash(card):
+    # rule DS16: the PIN is kept encrypted (here: only an Argon2 hash), never in clear
     stored = Card.objects.get(id=card.id)
     assert stored.pin_hash.startswith("argon2$") and testing.PIN not in stored.pin_hash
     for entry in Entry.objects.filter(target_type="credentials.card", target_id=str(card.id)):
@@ -310,7 +311,8 @@ def test_a_damaged_card_is_cancelled_without_a_misuse_check(card, world):
 
 
 def test_a_replacement_needs_a_reason_and_is_issued_locked(card, world, holder):
-    # rules DS12, DS14: a stated reason, no second authorisation, issued locked
+    # rule DS12: a stated reason, no second authorisation
+    # rule DS14: a replacement is issued locked; the holder unlocks it with an RA agent
     size = ledger_size()
     with pytest.raises(InvalidInput, match="state why"):
         services.replace_card(world.agent, card, reason="")

@@ -167,3 +167,25 @@ def test_terms_are_accepted_at_every_sign_in(holder_card):
     testing.sign_in(card, accept_terms_version="RA01-2026")
     testing.sign_in(card, accept_terms_version="RA01-2026")
     assert TermsAcceptance.objects.filter(person=holder, occasion="sign_in").count() == 2
+
+
+def test_a_card_only_service_refuses_other_sign_in_methods(world):
+    # rule DS18: no card, no access; there is no fall-back log-on
+    from careaccess.directory import services as directory_services
+
+    spine = directory_services.create_service(testing.SYSTEM, code="spine", name="Spine", card_only=True)
+    portal = directory_services.create_service(testing.SYSTEM, code="portal", name="Portal")
+    signin.check_method(spine, "card")
+    with pytest.raises(signin.SignInRefused, match="DS18"):
+        signin.check_method(spine, "password")
+    signin.check_method(portal, "password")
+
+
+def test_old_challenges_are_purged(holder_card, clock):
+    _, card = holder_card
+    old = signin.issue_challenge()
+    clock.advance(dt.timedelta(days=2))
+    fresh = signin.issue_challenge()
+    assert signin.purge_challenges() >= 1
+    assert not Challenge.objects.filter(id=old.id).exists() and Challenge.objects.filter(id=fresh.id).exists()
+    testing.sign_in(card, nonce=fresh.nonce)
