@@ -51,13 +51,6 @@ def central_team_email() -> str:
 
 # --- who may act: a live position at (or overseeing) the organisation carrying a capability ---
 
-def _covers(grant: permissions.Grant, organisation: Organisation) -> bool:
-    if grant.organisation_id == organisation.id:
-        return True
-    return grant.oversees_descendants and any(
-        a.id == grant.organisation_id for a in directory_selectors.ancestors(organisation))
-
-
 def acting_as(actor: Actor, action: str, organisation: Organisation, capabilities: Iterable[str] | None = None,
               *, doing: str = "") -> Actor:
     """`permissions.authorise` narrowed to `capabilities` (the route's, the service policy's): the
@@ -68,7 +61,7 @@ def acting_as(actor: Actor, action: str, organisation: Organisation, capabilitie
         return permissions.authorise(actor, action)
     if actor.kind == "person" and actor.person_id is not None:
         for grant in permissions.grants(actor.person_id, actor.assignment_id):
-            if grant.capabilities & needed and _covers(grant, organisation):
+            if grant.capabilities & needed and permissions._covers(grant, organisation):
                 return dataclasses.replace(actor, assignment_id=grant.assignment_id,
                                            position_label=grant.position_label)
     wanted = " or ".join(sorted(c.replace("_", " ") for c in needed)) or "a capability nobody has here"
@@ -80,7 +73,7 @@ def holds(actor: Actor, capabilities: Iterable[str], organisation: Organisation)
     if actor.kind != "person" or actor.person_id is None:
         return False
     wanted = set(capabilities)
-    return any(g.capabilities & wanted and _covers(g, organisation)
+    return any(g.capabilities & wanted and permissions._covers(g, organisation)
                for g in permissions.grants(actor.person_id, actor.assignment_id))
 
 
