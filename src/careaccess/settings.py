@@ -200,6 +200,13 @@ CAREACCESS_STAFF_ACTIVITIES = {
     "auditor": os.environ.get("CAREACCESS_ACTIVITY_AUDITOR", "B9106"),
 }
 
+# Access requests: the back office's SLA (rule CC7) counts working days (Monday to Friday);
+# IG training counts as current for this many days (rule CC9); secondary-purpose requests are
+# referred to the central team (rule CC2).
+CAREACCESS_REQUEST_SLA_WORKING_DAYS = _env_bool("CAREACCESS_REQUEST_SLA_WORKING_DAYS", True)
+CAREACCESS_IG_TRAINING_VALID_DAYS = _env_int("CAREACCESS_IG_TRAINING_VALID_DAYS", 365)
+CAREACCESS_REQUEST_CENTRAL_TEAM_EMAIL = os.environ.get("CAREACCESS_REQUEST_CENTRAL_TEAM_EMAIL", "central-team@careaccess.localhost")
+
 # API pagination.
 CAREACCESS_PAGE_SIZE = _env_int("CAREACCESS_PAGE_SIZE", 50)
 CAREACCESS_PAGE_SIZE_MAX = _env_int("CAREACCESS_PAGE_SIZE_MAX", 500)
