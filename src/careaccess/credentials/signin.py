@@ -111,12 +111,15 @@ _crl_lock = threading.Lock()
 _crl_cache: dict[tuple, tuple[tuple, frozenset[int]]] = {}
 
 
-def revoked_serials() -> frozenset[int]:
-    """The serials on the newest published CRL (its signature verified once when first read)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, this_update, revoked_count FROM {CrlIssue._meta.db_table} ORDER BY id DESC LIMIT 1")
-        latest = cursor.fetchone()
+def revoked_serials(latest: tuple | None = None) -> frozenset[int]:
+    """The serials on the newest published CRL (its signature verified once when first read).
+    `latest`: the newest CRL's (id, this_update, revoked_count) when the caller already read it."""
     if latest is None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id, this_update, revoked_count FROM {CrlIssue._meta.db_table} "
+                           f"ORDER BY id DESC LIMIT 1")
+            latest = cursor.fetchone()
+    if latest is None or latest[0] is None:
         return frozenset()
     latest = tuple(latest)
     authority = pki.load()
@@ -168,20 +171,19 @@ def _card_sql() -> str:
     if _CARD_SQL is None:
         from careaccess.directory.models import Person
 
+        from careaccess.identity.models import TermsVersion
+
+        crl = f"(SELECT {{}} FROM {CrlIssue._meta.db_table} ORDER BY id DESC LIMIT 1)"
+        terms = (f"(SELECT {{}} FROM {TermsVersion._meta.db_table} WHERE kind = 'user' "
+                 f"ORDER BY published_at DESC, id DESC LIMIT 1)")
+        # One round trip: the certificate, card and holder; the newest CRL's number; the current terms.
         _CARD_SQL = (
-            f"SELECT c.status, k.id, k.serial, k.certificate_id, k.state, k.lock_reason, p.id, p.uid, p.status, c.id, p.given_name, p.family_name "
+            f"SELECT c.status, k.id, k.serial, k.certificate_id, k.state, k.lock_reason, p.id, p.uid, p.status, c.id, "
+            f"p.given_name, p.family_name, {crl.format('id')}, {crl.format('this_update')}, "
+            f"{crl.format('revoked_count')}, {terms.format('id')}, {terms.format('version')} "
             f"FROM {Certificate._meta.db_table} c JOIN {Card._meta.db_table} k ON k.id = c.card_id "
             f"JOIN {Person._meta.db_table} p ON p.id = k.person_id WHERE c.serial = %s")
     return _CARD_SQL
-
-
-def _current_user_terms() -> tuple[int, str] | None:
-    from careaccess.identity.models import TermsVersion
-
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, version FROM {TermsVersion._meta.db_table} WHERE kind = %s "
-                       f"ORDER BY published_at DESC, id DESC LIMIT 1", [TermsVersion.Kind.USER])
-        return cursor.fetchone()
 
 
 def _challenge_refusal(nonce: str, now: dt.datetime) -> SignInRefused:
@@ -221,14 +223,15 @@ def verify_sign_in(*, nonce: str, certificate, signature, accept_terms_version: 
                            f"WHERE nonce = %s AND used_at IS NULL AND expires_at > %s", [_when(now), nonce, _when(now)])
             if cursor.rowcount != 1:
                 raise _challenge_refusal(nonce, now)
-            if cert.serial_number in revoked_serials():
-                raise SignInRefused("the certificate has been revoked (it is on the CRL)")
             cursor.execute(_card_sql(), [serial])
             row = cursor.fetchone()
         if row is None:
             raise SignInRefused("careaccess has no record of this certificate")
         (cert_status, card_id, card_serial, current_certificate_id, card_state, lock_reason, person_id, uid,
-         person_status, certificate_id, given_name, family_name) = row
+         person_status, certificate_id, given_name, family_name, crl_id, crl_update, crl_count, terms_id,
+         terms_version) = row
+        if cert.serial_number in revoked_serials((crl_id, crl_update, crl_count)):
+            raise SignInRefused("the certificate has been revoked (it is on the CRL)")
         if cert_status != Certificate.Status.VALID:
             raise SignInRefused("the certificate has been revoked")
         if current_certificate_id != certificate_id:
@@ -241,7 +244,7 @@ def verify_sign_in(*, nonce: str, certificate, signature, accept_terms_version: 
             raise SignInRefused(f"user {uid} is {person_status}")
         if pki.uid_of(cert) != uid:
             raise SignInRefused("the certificate is not bound to the card's holder")
-        terms = _current_user_terms()
+        terms = (terms_id, terms_version) if terms_id is not None else None
         if terms is not None and str(accept_terms_version or "") != terms[1]:
             # rule SC1: the terms are accepted at every sign-in.
             raise SignInRefused(f"accept the terms of use version {terms[1]} to sign in (rule SC1)")
