@@ -11,7 +11,7 @@ from cryptography import x509
 from careaccess.core.audit.models import Entry, Head
 from careaccess.core.errors import Forbidden, InvalidInput
 from careaccess.core.outbox.models import Message
-from careaccess.credentials import services, signin, testing
+from careaccess.credentials import services, testing
 from careaccess.credentials.models import Card, Certificate, CrlIssue, MisuseReport, UnlockCode
 from careaccess.directory import services as directory_services
 from careaccess.directory import testing as directory_testing
@@ -71,23 +71,21 @@ def test_the_sponsor_of_the_request_never_issues_the_card(world, holder):
 
 
 def test_only_ra_staff_issue_cards_and_never_to_themselves(world, holder):
-    with pytest.raises(Forbidden):
-        services.issue_card(world.sponsor, holder, pin="123456")
-    agent_person = testing.verified_person(world.icb)
-    agent = directory_testing.staff(world.icb, "ra_agent", given_name="Self")
+    # rule DS5: the sponsor never issues; nobody issues their own card
     from careaccess.directory.models import Person
-
-    myself = Person.objects.get(id=agent.person_id)
-    testing.verified_person  # noqa: B018 - the agent's own identity is checked below
     from careaccess.identity import services as identity_services
 
+    with pytest.raises(Forbidden):
+        services.issue_card(world.sponsor, holder, pin="123456")
+    agent = directory_testing.staff(world.icb, "ra_agent", given_name="Self")
+    myself = Person.objects.get(id=agent.person_id)
     identity_services.verify_identity(world.agent, myself, document_type="passport", issuing_country="GB",
                                       document_number="987654321", document_expires_on="2030-01-01",
                                       address_proof_kind="gas bill", address_proof_issuer="British Gas",
                                       address_proof_issued_on="2026-05-20")
     with pytest.raises(Forbidden, match="themselves"):
         services.issue_card(agent, myself, pin="123456")
-    assert agent_person.cards.count() == 0
+    assert not myself.cards.exists()
 
 
 @pytest.mark.parametrize("pin", ["12345", "123456789", "12ab56", "", "１２３４５６", None])
