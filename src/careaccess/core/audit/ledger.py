@@ -22,7 +22,7 @@ from careaccess.core import clock
 from careaccess.core.context import Actor, current_request_id
 
 from . import merkle
-from .models import Entry, Head, Node
+from .models import Entry, Head
 
 LEAF_FORMAT = "careaccess-audit-v1"
 LEAF_FIELDS = (
@@ -84,10 +84,10 @@ def record(
     """Append one entry for a change made in the current transaction, and return it."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit entries are written inside the transaction of the change they record")
-    head = _locked_head()
+    size, last_hash, frontier_text = _locked_head()
     recorded_at = clock.now()
     values = {
-        "index": head.size,
+        "index": size,
         "recorded_at": format_time(recorded_at),
         # Text columns hold text: the leaf hashes exactly what the database gives back.
         "actor_kind": str(actor.kind),
@@ -104,30 +104,55 @@ def record(
         "reason": str(reason or ""),
         "before": canonical_json(before),
         "after": canonical_json(after),
-        "prev_hash": head.last_hash,
+        "prev_hash": last_hash,
     }
     leaf = merkle.leaf_hash(leaf_bytes(values))
-    frontier = merkle.Frontier.from_list(head.size, [bytes.fromhex(h) for h in head.frontier.split(",") if h])
+    frontier = merkle.Frontier.from_list(size, [bytes.fromhex(h) for h in frontier_text.split(",") if h])
     completed = frontier.append(leaf)
-    entry = Entry(**{**values, "recorded_at": recorded_at}, leaf_hash=leaf.hex())
-    entry.save(force_insert=True)
-    if completed:
-        Node.objects.bulk_create([Node(key=node_key(level, idx), hash=h.hex()) for level, idx, h in completed])
-    Head.objects.filter(id=1).update(
-        size=frontier.size, last_hash=leaf.hex(), frontier=",".join(h.hex() for h in frontier.to_list())
-    )
-    return entry
+    stored = {**values, "recorded_at": recorded_at, "leaf_hash": leaf.hex()}
+    row = {**stored, "recorded_at": connection.ops.adapt_datetimefield_value(recorded_at)}
+    # Plain SQL: this runs inside every audited change, and the ORM's per-statement cost was most
+    # of an append's time (benchmarks/audit_bench.py). PostgreSQL takes the three writes in one
+    # statement, one round trip; SQLite is in-process, so separate statements cost nothing there.
+    entry_values = [row[name] for name in _ENTRY_COLUMNS]
+    node_keys = [node_key(level, idx) for level, idx, _ in completed]
+    node_hashes = [h.hex() for _, _, h in completed]
+    head_values = [frontier.size, leaf.hex(), ",".join(h.hex() for h in frontier.to_list())]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_APPEND_POSTGRES, [*entry_values, node_keys, node_hashes, *head_values])
+        else:
+            cursor.execute(_INSERT_ENTRY, entry_values)
+            cursor.executemany("INSERT INTO audit_node (key, hash) VALUES (%s, %s)", list(zip(node_keys, node_hashes)))
+            cursor.execute(_UPDATE_HEAD, head_values)
+    return Entry(**stored)
+
+
+_ENTRY_COLUMNS = (*LEAF_FIELDS, "leaf_hash")
+_INSERT_ENTRY = (
+    f'INSERT INTO audit_entry ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in _ENTRY_COLUMNS)}) '
+    f'VALUES ({", ".join(["%s"] * len(_ENTRY_COLUMNS))})'
+)
+_UPDATE_HEAD = "UPDATE audit_head SET size = %s, last_hash = %s, frontier = %s WHERE id = 1"
+_APPEND_POSTGRES = (
+    f"WITH entry AS ({_INSERT_ENTRY}), "
+    "node AS (INSERT INTO audit_node (key, hash) SELECT * FROM unnest(%s::bigint[], %s::text[])) "
+    + _UPDATE_HEAD
+)
 
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _locked_head() -> Head:
-    # On SQLite the IMMEDIATE transaction already holds the database's one write lock.
-    if connection.vendor == "postgresql":
-        return Head.objects.select_for_update().get(id=1)
-    return Head.objects.get(id=1)
+def _locked_head() -> tuple[int, str, str]:
+    """(size, last hash, frontier) of the tip, locked until the transaction ends.
+
+    On SQLite the IMMEDIATE transaction already holds the database's one write lock."""
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT size, last_hash, frontier FROM audit_head WHERE id = 1{lock}")
+        return cursor.fetchone()
 
 
 def head() -> Head:
