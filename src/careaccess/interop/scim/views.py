@@ -232,8 +232,8 @@ def _int(value, name: str, default: int) -> int:
         raise ScimError(400, "invalidValue", f"{name} must be a whole number") from None
 
 
-def _query(request, resource, params: dict) -> HttpResponse:
-    actor = _reader(request, resource)
+def _filtered(resource, params: dict):
+    """The resource's queryset, filtered and ordered as the query parameters ask."""
     queryset = resource.queryset()
     text = params.get("filter")
     if text not in (None, ""):
@@ -244,25 +244,38 @@ def _query(request, resource, params: dict) -> HttpResponse:
         except FilterError as exc:
             raise ScimError(400, "invalidFilter", str(exc)) from None
     sort_by = params.get("sortBy")
-    descending = str(params.get("sortOrder") or "ascending").lower() == "descending"
-    if str(params.get("sortOrder") or "ascending").lower() not in ("ascending", "descending"):
+    sort_order = str(params.get("sortOrder") or "ascending").lower()
+    if sort_order not in ("ascending", "descending"):
         raise ScimError(400, "invalidValue", "sortOrder is ascending or descending")
     key = (sort_by or resource.default_order[0]).lower()
     key = key[len(resource.core) + 1:] if key.startswith(resource.core.lower() + ":") else key
     if key not in resource.sorts:
         raise ScimError(400, "invalidValue", f"cannot sort by {sort_by}; sortable: {', '.join(sorted(resource.sorts))}")
     queryset = resource.annotate_sort(queryset, key)
-    order = [("-" + c if descending else c) for c in resource.sorts[key]]
+    return queryset.order_by(*[("-" + c if sort_order == "descending" else c) for c in resource.sorts[key]])
+
+
+def _paging(params: dict) -> tuple[int, int]:
     start = max(_int(params.get("startIndex"), "startIndex", 1), 1)
     count = min(max(_int(params.get("count"), "count", schema.MAX_RESULTS // 5), 0), schema.MAX_RESULTS)
-    page = list(queryset.order_by(*order)[start - 1:start - 1 + count]) if count else []
+    return start, count
+
+
+def _uids(resource, obj) -> list[str]:
+    return resource.uids(obj) if hasattr(resource, "uids") else [resource.uid(obj)]
+
+
+def _query(request, resource, params: dict) -> HttpResponse:
+    actor = _reader(request, resource)
+    queryset = _filtered(resource, params)
+    start, count = _paging(params)
+    page = list(queryset[start - 1:start - 1 + count]) if count else []
     # A first page that is not full holds every match: no separate COUNT (the lookup hot path).
     total = len(page) if start == 1 and 0 < len(page) < count else queryset.count()
     base = _base(request)
     attributes, excluded = _split(params.get("attributes")), _split(params.get("excludedAttributes"))
     items = [project(resource.render(obj, base), resource, attributes, excluded) for obj in page]
-    uids = [u for obj in page for u in (resource.uids(obj) if hasattr(resource, "uids") else [resource.uid(obj)])]
-    access.log_read(request, actor, "scim", uids)
+    access.log_read(request, actor, "scim", [u for obj in page for u in _uids(resource, obj)])
     return _json(200, {"schemas": [schema.LIST], "totalResults": total, "startIndex": start,
                        "itemsPerPage": len(items), "Resources": items})
 
@@ -344,7 +357,39 @@ def search(request, kind):
 
 @endpoint({"POST"})
 def root_search(request):
-    raise ScimError(501, None, "search across resource types is not supported: POST /Users/.search or /Groups/.search")
+    """POST /.search across Users then Groups (RFC 7644 §3.4.3). A resource type whose attributes
+    the filter does not name, or that the actor may not read, contributes nothing; when the filter
+    fits no type it is invalidFilter."""
+    params = _search_params(request)
+    actor = _reader(request)
+    querysets, refusals = [], []
+    for resource in RESOURCES.values():
+        if not permissions.can(actor, resource.read_action):
+            continue
+        try:
+            querysets.append((resource, _filtered(resource, params)))
+        except ScimError as exc:
+            refusals.append(exc)
+    if not querysets:
+        raise refusals[0] if refusals else ScimError(403, None, f"{actor.label} may read neither Users nor Groups")
+    start, count = _paging(params)
+    totals = [queryset.count() for _, queryset in querysets]
+    base = _base(request)
+    attributes, excluded = _split(params.get("attributes")), _split(params.get("excludedAttributes"))
+    items, uids, offset, wanted = [], [], start - 1, count
+    for (resource, queryset), total in zip(querysets, totals):
+        if wanted <= 0:
+            break
+        if offset >= total:
+            offset -= total
+            continue
+        page = list(queryset[offset:offset + wanted])
+        offset, wanted = 0, wanted - len(page)
+        items.extend(project(resource.render(obj, base), resource, attributes, excluded) for obj in page)
+        uids.extend(u for obj in page for u in _uids(resource, obj))
+    access.log_read(request, actor, "scim", uids)
+    return _json(200, {"schemas": [schema.LIST], "totalResults": sum(totals), "startIndex": start,
+                       "itemsPerPage": len(items), "Resources": items})
 
 
 @endpoint({"GET", "PUT", "PATCH", "DELETE"})

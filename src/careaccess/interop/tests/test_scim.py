@@ -279,3 +279,26 @@ def test_scopes_command(world, capsys):
         call_command("interop", "scopes", token.prefix, "everything")
     call_command("interop", "scopes", token.prefix)
     assert scopes_of(actor) == set()
+
+
+def test_search_across_resource_types(client, world):
+    search = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+    body = {"schemas": [search], "filter": 'displayName eq "GP"', "attributes": ["displayName"]}
+    response = call(client, "post", "/.search", world.manager_token, body)
+    assert response.status_code == 200, response.content
+    found = response.json()
+    # displayName is derived on Users ("Gina Doctor") and the name of Groups: only the position matches
+    assert found["totalResults"] == 1 and found["Resources"][0]["displayName"] == "GP"
+    assert set(found["Resources"][0]) == {"schemas", "id", "displayName"}
+    every = call(client, "post", "/.search", world.manager_token, {"schemas": [search], "count": 2, "startIndex": 2}).json()
+    assert every["totalResults"] == Person.objects.count() + Position.objects.count() and every["itemsPerPage"] == 2
+    scim_error(call(client, "post", "/.search", world.manager_token, {"schemas": [search], "filter": 'nickName eq "x"'}),
+               400, "invalidFilter")
+    scim_error(call(client, "post", "/.search", world.manager_token, {"filter": 'userName eq "x"'}), 400, "invalidSyntax")
+    # a relying service may read Users only: it is shown no Groups, and a Groups-only filter fits nothing it may read
+    service_token = token_for(service=services.create_service(testing.SYSTEM, code="portal", name="Care portal"))
+    only_users = call(client, "post", "/.search", service_token, {"schemas": [search], "filter": "meta.created pr"}).json()
+    assert only_users["totalResults"] == Person.objects.count()
+    assert {r["schemas"][0] for r in only_users["Resources"]} == {schema.USER}
+    scim_error(call(client, "post", "/.search", service_token, {"schemas": [search], "filter": 'displayName eq "GP"'}),
+               400, "invalidFilter")
