@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "careaccess.access_requests",
     "careaccess.identity",
     "careaccess.credentials",
+    "careaccess.lifecycle",
+    "careaccess.reports",
+    "careaccess.mailboxes",
     "careaccess.interop",
     "careaccess.web",
 ]

@@ -1,0 +1,1 @@
+"""Sweeps (inactivity, end dates, closures, training deadlines, expiry notices), reinstatement and review campaigns."""

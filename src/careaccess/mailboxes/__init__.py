@@ -1,0 +1,1 @@
+"""Care-home mailbox applications, mailbox and shared-mailbox naming and provisioning."""

@@ -1,0 +1,1 @@
+"""Reports, CSV export and the RA manager's bulk operations."""
