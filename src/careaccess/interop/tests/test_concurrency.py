@@ -1,0 +1,47 @@
+"""Two clients PATCH the same User with the same If-Match at once: one wins, the other gets 412
+and changes nothing (PostgreSQL: the row lock makes the second wait, then see the new version)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from careaccess.directory.models import Person
+
+from .conftest import make_world
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_patches_with_the_same_etag():
+    world = make_world()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {world.manager_token}"}
+    uid = world.holder.uid
+    etag = Client().get(f"/scim/v2/Users/{uid}", **headers)["ETag"]
+    barrier = threading.Barrier(2)
+    statuses: dict[str, int] = {}
+
+    def patch(name: str) -> None:
+        try:
+            body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "name.givenName", "value": name}]}
+            barrier.wait(timeout=10)
+            response = Client().patch(f"/scim/v2/Users/{uid}", json.dumps(body), content_type="application/scim+json",
+                                      HTTP_IF_MATCH=etag, **headers)
+            statuses[name] = response.status_code
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=patch, args=(name,)) for name in ("Ann", "Bea")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses.values()) == [200, 412], statuses
+    winner = next(name for name, status in statuses.items() if status == 200)
+    assert Person.objects.get(uid=uid).given_name == winner
