@@ -89,6 +89,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "request.refer": ("service_desk", "authoriser", "sponsor", "lead_correspondent", "local_administrator",
                       "ra_agent", "ra_manager"),
     "request.training": ("ra_manager",),
+    # reports (DS17, PP15, DS4): sponsors and lead correspondents see their own organisations only
+    "report.read": ("ra_manager", "auditor", "sponsor", "lead_correspondent"),
+    "bulk.apply": ("ra_manager",),  # rule DS17: batch updates by the RA manager
 }
 
 # What a relying service's token may do: ask who a user is and what they may do.
