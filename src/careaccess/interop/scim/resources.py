@@ -249,7 +249,9 @@ class UserResource:
             "given_name": _string(name.get("givenname"), "name.givenName", required=True, max_length=100),
             "family_name": _string(name.get("familyname"), "name.familyName", required=True, max_length=100),
             "email": _string(emails[0].get("value"), "emails.value", max_length=254) if emails else "",
-            "active": _boolean(body["active"], "active") if body.get("active") is not None else True,
+            # absent: a new User is active; a replaced one keeps its status (a PUT that leaves `active`
+            # out must not reinstate a suspended person)
+            "active": _boolean(body["active"], "active") if body.get("active") is not None else None,
         }
 
     @staticmethod
@@ -270,7 +272,7 @@ class UserResource:
         cls._check_user_name(values["user_name"], None)
         person = services.create_person(actor, given_name=values["given_name"], family_name=values["family_name"],
                                         email=values["email"])
-        if not values["active"]:
+        if values["active"] is False:
             services.update_person(actor, person, status=Person.Status.SUSPENDED)
         interop_services.link_user(actor, person, user_name=values["user_name"], external_id=values["external_id"])
         return person
@@ -282,9 +284,8 @@ class UserResource:
             raise ScimError(400, "mutability", "id cannot be changed")
         cls._check_user_name(values["user_name"], person)
         changes = {"given_name": values["given_name"], "family_name": values["family_name"], "email": values["email"]}
-        wanted_status = Person.Status.ACTIVE if values["active"] else Person.Status.SUSPENDED
-        if wanted_status != person.status:
-            changes["status"] = wanted_status
+        if values["active"] is not None:
+            changes["status"] = Person.Status.ACTIVE if values["active"] else Person.Status.SUSPENDED
         changed = {k: v for k, v in changes.items() if getattr(person, k) != v}
         if changed:
             services.update_person(actor, person, **changed)

@@ -130,6 +130,9 @@ def test_patch_operations(client, world):
     assert body["emails"] == [{"value": "jane.d@example.nhs.uk"}]
     person = Person.objects.get(uid=user["id"])
     assert person.status == "suspended" and person.email == "jane.d@example.nhs.uk"
+    # a PUT that leaves `active` out keeps the person suspended
+    put = call(client, "put", f"/Users/{user['id']}", world.manager_token, new_user("jane.doe"))
+    assert put.status_code == 200 and put.json()["active"] is False
     for ops, scim_type in [
         ([{"op": "replace", "path": "groups", "value": []}], "mutability"),
         ([{"op": "replace", "path": "nickName", "value": "x"}], "invalidPath"),
