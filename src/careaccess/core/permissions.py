@@ -92,6 +92,10 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     # reports (DS17, PP15, DS4): sponsors and lead correspondents see their own organisations only
     "report.read": ("ra_manager", "auditor", "sponsor", "lead_correspondent"),
     "bulk.apply": ("ra_manager",),  # rule DS17: batch updates by the RA manager
+    # care-home mailboxes (mailboxes app): the sponsoring organisation's administrators only (rule NM6)
+    "mailbox.assess": ("local_administrator",),
+    "mailbox.decide": ("local_administrator",),
+    "mailbox.manage": ("local_administrator",),
 }
 
 # What a relying service's token may do: ask who a user is and what they may do.
