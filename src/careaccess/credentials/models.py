@@ -127,9 +127,10 @@ class MisuseReport(models.Model):
 
 
 class Challenge(models.Model):
-    """A single-use sign-in challenge: the card signs it; a used or expired one is refused."""
+    """A spent sign-in challenge. Challenges are sealed (signin.issue_challenge) and written here
+    only when a card answers one, so a second answer is a replay; rows go once expired."""
 
-    nonce = models.CharField(max_length=64, unique=True)
+    nonce = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import hmac
 import secrets
 import threading
 from dataclasses import dataclass
@@ -76,27 +78,52 @@ def challenge_bytes(nonce: str) -> bytes:
     return CHALLENGE_PREFIX + nonce.encode("ascii")
 
 
-def issue_challenge() -> Challenge:
-    """A fresh single-use challenge (not audited: it changes nothing until a card answers it)."""
-    now = clock.now()
-    return Challenge.objects.create(nonce=secrets.token_hex(32), created_at=now,
-                                    expires_at=now + dt.timedelta(seconds=policy.challenge_seconds()))
+@dataclass(frozen=True)
+class IssuedChallenge:
+    nonce: str
+    expires_at: dt.datetime
+
+
+def _challenge_key() -> bytes:
+    from django.conf import settings
+
+    return hmac.new(settings.SECRET_KEY.encode(), b"careaccess card sign-in challenge", hashlib.sha256).digest()
+
+
+def _seal(body: str) -> str:
+    return hmac.new(_challenge_key(), body.encode("ascii"), hashlib.sha256).hexdigest()[:32]
+
+
+def issue_challenge() -> IssuedChallenge:
+    """A fresh single-use challenge: `<expiry ms>.<random>.<MAC>`, sealed with a key derived from
+    SECRET_KEY, so issuing one writes nothing (and is not audited). It is recorded as spent when a
+    card answers it; a second answer finds it spent (a replay)."""
+    expires = clock.now() + dt.timedelta(seconds=policy.challenge_seconds())
+    body = f"{int(expires.timestamp() * 1000)}.{secrets.token_hex(12)}"
+    return IssuedChallenge(nonce=f"{body}.{_seal(body)}", expires_at=expires)
 
 
 def issue_challenge_nonce() -> tuple[str, dt.datetime]:
-    """The same as `issue_challenge`, on the hot path of a sign-in: one plain INSERT."""
-    now = clock.now()
-    nonce = secrets.token_hex(32)
-    expires = now + dt.timedelta(seconds=policy.challenge_seconds())
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {Challenge._meta.db_table} (nonce, created_at, expires_at) VALUES (%s, %s, %s)",
-                       [nonce, _when(now), _when(expires)])
-    return nonce, expires
+    challenge = issue_challenge()
+    return challenge.nonce, challenge.expires_at
+
+
+def _open_challenge(nonce: str, now: dt.datetime) -> dt.datetime:
+    """The challenge's expiry, once its seal checks and it has not expired."""
+    body, _, mac = nonce.rpartition(".")
+    expiry_ms, _, random_part = body.partition(".")
+    if not (mac and random_part and expiry_ms.isdigit() and hmac.compare_digest(mac, _seal(body))):
+        raise SignInRefused("unknown challenge (not issued by careaccess); ask for a new one")
+    expires = dt.datetime.fromtimestamp(int(expiry_ms) / 1000, tz=dt.timezone.utc)
+    if now >= expires:
+        raise SignInRefused("this challenge has expired; ask for a new one")
+    return expires
 
 
 def purge_challenges(older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
-    """Delete challenges expired for longer than `older_than` (a job for the lifecycle sweeps).
-    Used challenges are audited by the sign-in entry; the rows themselves carry nothing to keep."""
+    """Delete spent challenges expired for longer than `older_than` (a job for the lifecycle sweeps):
+    an expired challenge is refused by its own expiry, so its row is no longer needed to refuse a
+    replay. Sign-ins are audited in the ledger; these rows carry nothing to keep."""
     deleted, _ = Challenge.objects.filter(expires_at__lt=clock.now() - older_than).delete()
     return deleted
 
@@ -186,15 +213,6 @@ def _card_sql() -> str:
     return _CARD_SQL
 
 
-def _challenge_refusal(nonce: str, now: dt.datetime) -> SignInRefused:
-    challenge = Challenge.objects.filter(nonce=nonce).values("expires_at", "used_at").first()
-    if challenge is None:
-        return SignInRefused("unknown challenge; ask for a new one")
-    if challenge["used_at"] is not None:
-        return SignInRefused("this challenge was already used (a replay); ask for a new one")
-    return SignInRefused("this challenge has expired; ask for a new one")
-
-
 def verify_sign_in(*, nonce: str, certificate, signature, accept_terms_version: str | None = None,
                    _audit: bool = True) -> SignIn:
     """Check a card's answer to a challenge; on success the challenge is spent, the sign-in audited
@@ -202,8 +220,9 @@ def verify_sign_in(*, nonce: str, certificate, signature, accept_terms_version: 
     (`_audit=False` is for the benchmark's breakdown only: the same checks without the ledger append.)"""
     certificate_der = _decode(certificate, "certificate")
     signature = _decode(signature, "signature")
-    nonce = str(nonce or "")
+    nonce = str(nonce or "")[:200]
     now = clock.now()
+    expires = _open_challenge(nonce, now)
     # The certificate: ours, in date, not revoked.
     cert = _chained_certificate(certificate_der, pki.load().issuing)
     if now < cert.not_valid_before_utc:
@@ -218,11 +237,13 @@ def verify_sign_in(*, nonce: str, certificate, signature, accept_terms_version: 
     serial = format(cert.serial_number, "x")
     with transaction.atomic():
         with connection.cursor() as cursor:
-            # The challenge is spent here; any refusal below rolls this back.
-            cursor.execute(f"UPDATE {Challenge._meta.db_table} SET used_at = %s "
-                           f"WHERE nonce = %s AND used_at IS NULL AND expires_at > %s", [_when(now), nonce, _when(now)])
+            # The challenge is spent here (a second answer conflicts on the unique nonce: a replay);
+            # any refusal below rolls this back.
+            cursor.execute(f"INSERT INTO {Challenge._meta.db_table} (nonce, created_at, expires_at, used_at) "
+                           f"VALUES (%s, %s, %s, %s) ON CONFLICT (nonce) DO NOTHING",
+                           [nonce, _when(now), _when(expires), _when(now)])
             if cursor.rowcount != 1:
-                raise _challenge_refusal(nonce, now)
+                raise SignInRefused("this challenge was already used (a replay); ask for a new one")
             cursor.execute(_card_sql(), [serial])
             row = cursor.fetchone()
         if row is None:

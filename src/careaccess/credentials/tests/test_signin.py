@@ -69,7 +69,17 @@ def test_an_expired_challenge_is_refused(holder_card, clock):
     clock.advance(dt.timedelta(seconds=121))
     with pytest.raises(signin.SignInRefused, match="expired"):
         testing.sign_in(card, nonce=challenge.nonce)
-    assert Challenge.objects.get(id=challenge.id).used_at is None
+    assert not Challenge.objects.filter(nonce=challenge.nonce).exists()
+
+
+def test_a_forged_or_altered_challenge_is_refused(holder_card, clock):
+    _, card = holder_card
+    challenge = signin.issue_challenge()
+    expiry, random_part, mac = challenge.nonce.split(".")
+    later = f"{int(expiry) + 3_600_000}.{random_part}.{mac}"  # the expiry pushed an hour on
+    for nonce in (later, f"{expiry}.{random_part}.{'0' * 32}", "not-a-challenge", "1.2.3"):
+        with pytest.raises(signin.SignInRefused, match="unknown challenge"):
+            testing.sign_in(card, nonce=nonce)
 
 
 def test_an_unknown_challenge_and_a_wrong_signature_are_refused(holder_card):
@@ -181,11 +191,16 @@ def test_a_card_only_service_refuses_other_sign_in_methods(world):
     signin.check_method(portal, "password")
 
 
-def test_old_challenges_are_purged(holder_card, clock):
+def test_spent_challenges_are_purged_once_expired(holder_card, clock):
     _, card = holder_card
     old = signin.issue_challenge()
+    testing.sign_in(card, nonce=old.nonce)
+    assert Challenge.objects.filter(nonce=old.nonce).exists()
     clock.advance(dt.timedelta(days=2))
     fresh = signin.issue_challenge()
-    assert signin.purge_challenges() >= 1
-    assert not Challenge.objects.filter(id=old.id).exists() and Challenge.objects.filter(id=fresh.id).exists()
     testing.sign_in(card, nonce=fresh.nonce)
+    assert signin.purge_challenges() >= 1
+    assert not Challenge.objects.filter(nonce=old.nonce).exists()
+    assert Challenge.objects.filter(nonce=fresh.nonce).exists()
+    with pytest.raises(signin.SignInRefused, match="expired"):
+        testing.sign_in(card, nonce=old.nonce)  # the purged one is still refused, by its expiry
