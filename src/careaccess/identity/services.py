@@ -267,7 +267,7 @@ def remove_untrained_ra_agents(actor: Actor, on: dt.date | None = None) -> list[
     if actor.kind != "system":
         actor = permissions.authorise(actor, "ra_agent.remove")
     removed = []
-    for appointment in selectors.overdue_ra_agent_appointments(on).select_for_update():
+    for appointment in selectors.overdue_ra_agent_appointments(on).select_for_update(of=("self",)):
         assignment = appointment.assignment
         if assignment.state != Assignment.State.ENDED:
             directory_services.update_assignment(
