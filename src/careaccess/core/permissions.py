@@ -96,6 +96,11 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "mailbox.assess": ("local_administrator",),
     "mailbox.decide": ("local_administrator",),
     "mailbox.manage": ("local_administrator",),
+    # lifecycle: closures (PP10), review campaigns (PP6), reinstatement (PP13)
+    "organisation.close": ("ra_manager",),
+    "review.decide": ("lead_correspondent", "sponsor"),  # narrowed to the campaign's own reviewer
+    "review.decide_escalated": ("ra_manager",),
+    "reinstatement.check": ("local_administrator", "ra_agent", "ra_manager"),
 }
 
 # What a relying service's token may do: ask who a user is and what they may do.
