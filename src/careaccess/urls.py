@@ -9,5 +9,6 @@ urlpatterns = [
     path("scim/v2/", include("careaccess.interop.scim.urls")),
     path("fhir/R4/", include("careaccess.interop.fhir.urls")),
     path("audit/", include("careaccess.core.audit.urls")),
+    path("reports/", include("careaccess.reports.urls")),
     path("", include("careaccess.web.urls")),
 ]
