@@ -83,6 +83,8 @@ ACTION_NAMES: dict[str, str] = {
     "request.confirm": "Confirm requests are done",
     "request.refer": "Refer requests",
     "request.training": "Manage training requests",
+    "report.read": "Run reports",
+    "bulk.apply": "Apply bulk changes to a position or organisation",
 }
 
 _VERBS = {"read": "Look up", "create": "Add", "update": "Change"}
@@ -104,6 +106,7 @@ ACTION_PAGES: dict[str, str] = {
     "position.read": "directory:positions",
     "service.read": "directory:services",
     "audit.read": "audit:ledger",
+    "report.read": "reports:index",
 }
 
 
