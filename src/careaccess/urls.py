@@ -9,6 +9,7 @@ urlpatterns = [
     path("scim/v2/", include("careaccess.interop.scim.urls")),
     path("fhir/R4/", include("careaccess.interop.fhir.urls")),
     path("audit/", include("careaccess.core.audit.urls")),
+    path("requests/", include("careaccess.access_requests.urls")),
     path("reports/", include("careaccess.reports.urls")),
     path("", include("careaccess.web.urls")),
 ]
