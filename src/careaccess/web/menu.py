@@ -106,6 +106,11 @@ ACTION_PAGES: dict[str, str] = {
     "position.read": "directory:positions",
     "service.read": "directory:services",
     "audit.read": "audit:ledger",
+    "request.read": "requests:queues",
+    "request.raise": "requests:raise",
+    "request.validate": "requests:to-validate",
+    "request.approve": "requests:queue-authoriser",
+    "request.fulfil": "requests:queue-back-office",
     "report.read": "reports:index",
 }
 
