@@ -86,18 +86,23 @@ def schedule_successor_position(actor: Actor, closure: Closure, person: Person, 
 def leave_organisation(actor: Actor, person: Person, organisation: Organisation, *, on=None,
                        reason: str = "") -> list[Assignment]:
     """SC10: a leaver loses that organisation's positions only; their card stays theirs and their
-    positions elsewhere are untouched. The positions end after `on` (their last day, default
-    yesterday: ended now); the end-dates sweep ends later ones on the day."""
-    last_day = _as_date(on, "on") if on not in (None, "") else clock.today() - dt.timedelta(days=1)
+    positions elsewhere are untouched. Without `on` (their last day) or with a past one, the
+    positions end now; with a later one they end after it (the end-dates sweep ends them). An
+    account left with no position anywhere is suspended (never deleted, PP8)."""
+    today = clock.today()
+    last_day = _as_date(on, "on") if on not in (None, "") else None
     held = list(Assignment.objects.filter(person=person, position__organisation=organisation,
                                           state=Assignment.State.ACTIVE).order_by("id"))
     if not held:
         raise InvalidInput({"organisation": f"{person.uid} holds no active position at {organisation.code}"})
     why = reason or f"left {organisation.name} (rule SC10)"
     for assignment in held:
-        ends_on = max(assignment.starts_on, last_day)
-        if assignment.ends_on is None or assignment.ends_on > ends_on:
-            directory.update_assignment(actor, assignment, ends_on=ends_on, reason=why)
-    if last_day < clock.today():
-        sweeps.end_dates(actor=actor, only=[a.pk for a in held])
+        if last_day is None or last_day < today:
+            ends_on = max(assignment.starts_on, min(last_day or today, today))
+            directory.update_assignment(actor, assignment, state=Assignment.State.ENDED, ends_on=ends_on, reason=why)
+        elif assignment.ends_on is None or assignment.ends_on > last_day:
+            directory.update_assignment(actor, assignment, ends_on=max(assignment.starts_on, last_day), reason=why)
+    sweeps.suspend_accounts(sweeps.orphaned_accounts(today).filter(person=person), actor=actor, dry_run=False,
+                            reason=f"no live position remains after leaving {organisation.name} (rule SC10)",
+                            result=sweeps.SweepResult("leavers", False))
     return list(Assignment.objects.filter(pk__in=[a.pk for a in held]).order_by("id"))
