@@ -1,0 +1,126 @@
+"""Rule PP6: review campaigns every review_months per service, opened, decided, escalated."""
+
+import datetime as dt
+
+import pytest
+
+from careaccess.access_requests.models import AccessRequest
+from careaccess.core.errors import Forbidden, InvalidInput
+from careaccess.directory.models import Account, Assignment
+from careaccess.lifecycle import campaigns, sweeps
+from careaccess.lifecycle.models import Campaign, CampaignItem
+
+from .conftest import ledger_size, messages_to, person_of
+
+
+@pytest.fixture
+def opened(world, clock):
+    world.user(world.provider, given_name="Pat")
+    world.user(world.provider, given_name="Kim")
+    world.user(world.gp, given_name="Gus")
+    result = sweeps.run("campaigns")[0]
+    return world, result
+
+
+def test_pp6_a_campaign_opens_per_organisation_with_an_item_per_live_assignment_and_account(opened, clock):
+    world, result = opened
+    provider = Campaign.objects.get(organisation=world.provider)
+    gp = Campaign.objects.get(organisation=world.gp)
+    assert result.counts["campaigns opened"] == 2
+    assert provider.reviewer_id == world.lead.person_id  # a care provider: its lead correspondent
+    assert gp.reviewer_id == world.sponsor.person_id  # otherwise the sponsor
+    assert provider.items.filter(kind=CampaignItem.Kind.ASSIGNMENT).count() == 2
+    assert provider.items.filter(kind=CampaignItem.Kind.ACCOUNT).count() == 2
+    assert provider.due_on == clock.today() + dt.timedelta(days=28)
+    assert any("Review the Provider Portal access" in m.subject for m in messages_to(person_of(world.lead).email))
+
+
+def test_pp6_opening_twice_opens_nothing_and_again_after_review_months(opened, clock):
+    world, _ = opened
+    size = ledger_size()
+    assert sweeps.run("campaigns")[0].changed == 0
+    assert ledger_size() == size
+    clock.advance(dt.timedelta(days=85))
+    assert sweeps.run("campaigns", dry_run=True)[0].changed == 0
+    clock.advance(dt.timedelta(days=8))  # 3 months on
+    dry = sweeps.run("campaigns", dry_run=True)[0]
+    assert dry.counts["campaigns opened"] == 2 and Campaign.objects.count() == 2  # dry run: nothing made
+    assert sweeps.run("campaigns")[0].counts["campaigns opened"] == 2
+    assert Campaign.objects.count() == 4
+
+
+def test_pp6_reviewer_keeps_and_revokes_with_reasons_revocations_become_removal_requests(opened, clock):
+    world, _ = opened
+    campaign = Campaign.objects.get(organisation=world.provider)
+    assignment_item, other_assignment = campaign.items.filter(kind="assignment").order_by("id")
+    account_item = campaign.items.filter(kind="account").order_by("id").first()
+
+    kept = campaigns.decide(world.lead, other_assignment, decision="keep", reason="still cares for clients")
+    assert kept.decision == "keep" and kept.access_request is None
+
+    revoked = campaigns.decide(world.lead, assignment_item, decision="revoke", reason="moved to the office")
+    request = AccessRequest.objects.get(pk=revoked.access_request_id)
+    assert request.kind == "position_removal" and request.state == "submitted"
+    assert request.assignment_id == assignment_item.assignment_id
+
+    revoked_account = campaigns.decide(world.lead, account_item, decision="revoke", reason="no longer needs it")
+    assert AccessRequest.objects.get(pk=revoked_account.access_request_id).kind == "deletion"
+
+    progress = campaigns.progress_by_organisation(organisation=world.provider).get()
+    assert (progress.total, progress.kept, progress.revoked, progress.undecided) == (4, 1, 2, 1)
+
+
+def test_pp6_only_the_reviewer_decides_and_a_reason_is_needed(opened, clock):
+    world, _ = opened
+    item = Campaign.objects.get(organisation=world.provider).items.first()
+    size = ledger_size()
+    with pytest.raises(Forbidden) as refused:
+        campaigns.decide(world.sponsor, item, decision="keep", reason="looks fine")
+    assert "not the reviewer" in refused.value.message
+    with pytest.raises(Forbidden):
+        campaigns.decide(world.ra_manager, item, decision="keep", reason="looks fine")  # not escalated yet
+    with pytest.raises(InvalidInput) as missing:
+        campaigns.decide(world.lead, item, decision="revoke", reason="  ")
+    assert list(missing.value.errors) == [f"reason-{item.pk}"]
+    item.refresh_from_db()
+    assert item.decision == "" and ledger_size() == size
+    assert not AccessRequest.objects.filter(kind="position_removal").exists()
+
+
+def test_pp6_undecided_items_escalate_to_the_ra_manager_at_the_deadline(opened, clock):
+    world, _ = opened
+    campaign = Campaign.objects.get(organisation=world.provider)
+    first = campaign.items.order_by("id").first()
+    campaigns.decide(world.lead, first, decision="keep", reason="fine")
+
+    clock.advance(dt.timedelta(days=28))  # the deadline day: not yet
+    assert sweeps.run("escalations")[0].changed == 0
+    clock.advance(dt.timedelta(days=1))
+    result = sweeps.run("escalations")[0]
+    assert result.counts["items escalated"] == 3 + 2  # provider's 3 undecided, the practice's 2
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.ESCALATED
+    assert campaign.items.filter(escalated_at__isnull=False).count() == 3
+    assert any("Escalated" in m.subject for m in messages_to(person_of(world.ra_manager).email))
+    # No suspension unless the service's review policy says so.
+    assert not Account.objects.filter(state=Account.State.SUSPENDED).exists()
+    assert sweeps.run("escalations")[0].changed == 0  # twice: nothing more
+
+    item = campaign.items.filter(decision="").order_by("id").first()
+    with pytest.raises(Forbidden):
+        campaigns.decide(world.lead, item, decision="keep", reason="late")  # now the RA manager's
+    decided = campaigns.decide(world.ra_manager, item, decision="revoke", reason="nobody vouched for it")
+    assert decided.access_request is not None and decided.decided_by_id == world.ra_manager.person_id
+
+
+def test_pp6_escalation_suspends_where_the_service_says_so(world, clock):
+    campaigns.set_review_policy(sweeps.SYSTEM, world.service, suspend_undecided=True, decision_days=10)
+    person, account = world.user(world.provider)
+    sweeps.run("campaigns")
+    clock.advance(dt.timedelta(days=11))
+    result = sweeps.run("escalations")[0]
+    account.refresh_from_db()
+    assert account.state == Account.State.SUSPENDED
+    assert Assignment.objects.get(person=person).state == Assignment.State.SUSPENDED
+    assert result.counts["accounts suspended"] == 1 and result.counts["assignments suspended"] == 1
+    assert not CampaignItem.objects.filter(suspended_at__isnull=True, decision="").exists()
