@@ -1,0 +1,16 @@
+"""Lifecycle pages, mounted at /lifecycle/ (careaccess/urls.py)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "lifecycle"
+
+urlpatterns = [
+    path("reinstate", views.reinstate_ask, name="reinstate"),
+    path("reinstate/confirm/<str:token>", views.reinstate_confirm, name="reinstate-confirm"),
+    path("reinstatements", views.reinstatements, name="reinstatements"),
+    path("reinstatements/<int:pk>", views.reinstatement_decide, name="reinstatement"),
+    path("reviews", views.reviews, name="reviews"),
+    path("reviews/<int:pk>", views.review, name="review"),
+]
