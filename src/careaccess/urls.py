@@ -11,5 +11,6 @@ urlpatterns = [
     path("audit/", include("careaccess.core.audit.urls")),
     path("requests/", include("careaccess.access_requests.urls")),
     path("reports/", include("careaccess.reports.urls")),
+    path("lifecycle/", include("careaccess.lifecycle.urls")),
     path("", include("careaccess.web.urls")),
 ]
