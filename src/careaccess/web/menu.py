@@ -112,6 +112,9 @@ ACTION_PAGES: dict[str, str] = {
     "request.approve": "requests:queue-authoriser",
     "request.fulfil": "requests:queue-back-office",
     "report.read": "reports:index",
+    "review.decide": "lifecycle:reviews",
+    "review.decide_escalated": "lifecycle:reviews",
+    "reinstatement.check": "lifecycle:reinstatements",
 }
 
 
