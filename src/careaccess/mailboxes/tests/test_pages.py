@@ -1,0 +1,128 @@
+"""The mailboxes pages: public application (NM1, NM2), the queue and decision (NM3-NM6), a home's
+management page (NM9, NM11), first sign-in (NM8) and the directory search (NM10)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from careaccess.core.outbox.models import Message
+from careaccess.directory.models import Person
+from careaccess.mailboxes import services
+from careaccess.mailboxes.models import Application, Mailbox, SharedMailbox
+
+from .conftest import PDF, application_data
+
+
+@pytest.fixture(autouse=True)
+def _urls(settings):
+    settings.ROOT_URLCONF = "careaccess.mailboxes.tests.urls"
+
+
+def login(client, actor):
+    person = Person.objects.get(pk=actor.person_id)
+    if person.user is None:
+        person.user = get_user_model().objects.create_user(username=person.uid, password="Not-Used-Here-1")
+        person.save(update_fields=["user"])
+    client.force_login(person.user)
+
+
+def form_data(**overrides):
+    data = application_data(**overrides)
+    rows = data.pop("individuals")
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            data[f"individuals-{i}-{key}"] = value
+    return data
+
+
+def test_nm1_public_page_needs_no_sign_in(client, world):
+    page = client.get("/mailboxes/apply")
+    assert page.status_code == 200 and b"CQC registration number" in page.content and b"QWO" in page.content
+
+
+def test_nm1_incomplete_application_shows_the_error_summary(client, world):
+    page = client.post("/mailboxes/apply", {"sponsor": "QWO", "cqc_number": "123"})
+    text = page.content.decode()
+    assert page.status_code == 200 and "<title>Error:" in text and "There is a problem" in text
+    assert 'href="#cqc_number"' in text and "1- followed by" in text and 'href="#applicant_name"' in text
+    assert Application.objects.count() == 0
+
+
+def test_nm1_nm2_application_with_pdf_gets_a_receipt_page(client, world):
+    data = form_data(ig_report=SimpleUploadedFile("report.pdf", PDF, content_type="application/pdf"))
+    response = client.post("/mailboxes/apply", data)
+    assert response.status_code == 302 and response.url == "/mailboxes/apply/received"
+    app = Application.objects.get()
+    page = client.get(response.url).content.decode()
+    assert app.reference in page and "10 working days" in page
+    again = client.post("/mailboxes/apply", form_data(ig_report=SimpleUploadedFile("r.pdf", PDF)))
+    assert app.reference in again.content.decode() and Application.objects.count() == 1  # duplicate
+
+
+def test_nm1_non_pdf_upload_refused_on_the_page(client, world):
+    page = client.post("/mailboxes/apply", form_data(ig_report=SimpleUploadedFile("r.pdf", b"MZ\x90\x00")))
+    assert "must be a PDF" in page.content.decode() and Application.objects.count() == 0
+
+
+def test_nm6_queue_and_decision_pages_for_the_sponsors_administrators(client, world):
+    app = services.submit_application(application_data(), services.Report("r.pdf", PDF))
+    login(client, world.other_admin)
+    assert app.reference not in client.get("/mailboxes/applications").content.decode()
+    assert client.get(f"/mailboxes/applications/{app.reference}").status_code == 404
+    assert client.get(f"/mailboxes/applications/{app.reference}/report").status_code == 404
+    assert client.post(f"/mailboxes/applications/{app.reference}", {"action": "reject", "reasons": "x"}).status_code == 404
+    client.logout()
+    assert client.get(f"/mailboxes/applications/{app.reference}/report").status_code == 302  # to sign in
+    login(client, world.admin)
+    assert app.reference in client.get("/mailboxes/applications").content.decode()
+    page = client.get(f"/mailboxes/applications/{app.reference}").content.decode()
+    assert "matches Organisation VN123" in page
+    report = client.get(f"/mailboxes/applications/{app.reference}/report")
+    assert report["Content-Disposition"].startswith("attachment") and b"".join(report.streaming_content) == PDF
+    refused = client.post(f"/mailboxes/applications/{app.reference}", {"action": "approve"})
+    assert "Assess the application first" in refused.content.decode()
+    client.post(f"/mailboxes/applications/{app.reference}", {"action": "assess", "ig_toolkit_checked": "yes"})
+    bad = client.post(f"/mailboxes/applications/{app.reference}",
+                      {"action": "approve", "shared_display_name": "Rose Lodge 1", "location": "Leeds"})
+    assert "under 30 characters" in bad.content.decode() or "only contain letters" in bad.content.decode()
+    done = client.post(f"/mailboxes/applications/{app.reference}",
+                       {"action": "approve", "shared_display_name": "RoseLodge", "location": "Leeds"})
+    assert done.status_code == 302
+    assert "Approved" in client.get(done.url).content.decode() and Mailbox.objects.count() == 2
+
+
+def test_nm9_nm11_home_page(client, world):
+    app = services.submit_application(application_data(), services.Report("r.pdf", PDF))
+    services.assess(world.admin, app, ig_toolkit_checked=True)
+    app = services.approve(world.admin, app)
+    login(client, world.other_admin)
+    assert client.get(f"/mailboxes/homes/{app.unit_id}").status_code == 404
+    login(client, world.admin)
+    shared = SharedMailbox.objects.get()
+    page = client.post(f"/mailboxes/homes/{app.unit_id}", {"action": "member", "shared": shared.id,
+                                                           "member": "zoe.obrien@mail.example.org", "permission": "send_as"})
+    assert "was added" in page.content.decode()
+    jo = Mailbox.objects.get(person__given_name="Jo")
+    page = client.post(f"/mailboxes/homes/{app.unit_id}", {"action": "report", "mailbox": jo.id, "reason": "left"})
+    assert "Deletion request" in page.content.decode()
+
+
+def test_nm8_first_sign_in_through_the_web_sign_in(client, world):
+    app = services.submit_application(application_data(), services.Report("r.pdf", PDF))
+    services.assess(world.admin, app, ig_toolkit_checked=True)
+    services.approve(world.admin, app)
+    password = Message.objects.get(subject="Temporary password for Zoë O'Brien").body.split()[-1]
+    signed_in = client.post("/sign-in", {"username": "zoe.obrien@mail.example.org", "password": password})
+    assert signed_in.status_code == 302
+    page = client.get("/mailboxes/first-sign-in")
+    assert "Set up your account" in page.content.decode()
+    bad = client.post("/mailboxes/first-sign-in", {"new_password": "x"})
+    assert "There is a problem" in bad.content.decode()
+    done = client.post("/mailboxes/first-sign-in", {"new_password": "Correct-Horse-42", "confirm_password": "Correct-Horse-42",
+                                                   "job_title": "Senior carer", "mobile": "07700900001", "accept_aup": "yes"})
+    assert "Welcome, Zoë O&#39;Brien" in done.content.decode() or "Welcome, Zoë O'Brien" in done.content.decode()
+    assert client.get("/mailboxes/first-sign-in").status_code == 302  # done; still signed in
+    results = client.get("/mailboxes/directory", {"organisation": "Rose Lodge"}).content.decode()
+    assert "zoe.obrien@mail.example.org" in results and "qwoicb.roselodgeleeds@mail.example.org" in results

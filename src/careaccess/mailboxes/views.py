@@ -1,0 +1,245 @@
+"""The mailboxes pages. Views read the form, call a service or selector, and render; they write
+nothing themselves. The application page is public (a care home has no account yet)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import update_session_auth_hash
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from careaccess.core import permissions
+from careaccess.core.errors import CareAccessError, InvalidInput, NotFound
+from careaccess.directory.models import OrganisationalUnit, Person
+from careaccess.web.auth import signin_required, staff_required
+
+from . import policy, rules, selectors, services
+from .models import Application, HelpdeskDelegation, Mailbox, Membership, SharedMailbox
+
+INDIVIDUAL_ROWS = 6
+APPLICATION_FIELDS = ("sponsor", "applicant_name", "applicant_role", "applicant_email", "home_name", "home_address",
+                      "home_town", "home_postcode", "home_phone", "cqc_number", "ig_toolkit_completed",
+                      "existing_accounts", "exchanges_data", "exchange_reason", "shared_wanted", "shared_name",
+                      "shared_owner", "shared_owner_mobile", "group_name", "head_office", "head_office_aware",
+                      "benefits")
+SESSION_RECEIVED = "careaccess.mailbox_application"
+
+
+def _summary(errors: dict[str, str], default_anchor: str) -> list[dict[str, str]]:
+    return [{"text": text, "href": f"#{default_anchor if name == '__all__' else name}"} for name, text in errors.items()]
+
+
+def _error_texts(errors: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {name: {"text": text} for name, text in errors.items()}
+
+
+def _failure(error: CareAccessError, anchor: str) -> dict[str, str]:
+    return error.errors if isinstance(error, InvalidInput) else {anchor: error.message}
+
+
+def _read_report(request):
+    upload = request.FILES.get("ig_report")
+    if upload is None:
+        return None
+    limit = policy.report_max_bytes()
+    return services.Report(upload.name, upload.read(limit + 1))
+
+
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def apply(request):
+    """NM1: the public application page."""
+    values = {name: request.POST.get(name, "") for name in APPLICATION_FIELDS} if request.method == "POST" else {}
+    rows = [{f: request.POST.get(f"individuals-{i}-{f}", "") for f in ("title", "first_name", "last_name", "mobile")}
+            for i in range(INDIVIDUAL_ROWS)]
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            app = services.submit_application({**values, "individuals": rows}, _read_report(request),
+                                              client=request.META.get("REMOTE_ADDR", ""))
+        except CareAccessError as error:
+            errors = _failure(error, "cqc_number")
+        else:
+            request.session[SESSION_RECEIVED] = app.reference
+            return redirect("mailboxes:applied")
+    return render(request, "mailboxes/apply.jinja", {
+        "values": values, "rows": rows, "err": _error_texts(errors), "errors": _summary(errors, "sponsor"),
+        "sponsors": services.sponsors(), "max_mb": max(1, policy.report_max_bytes() // (1024 * 1024)),
+    })
+
+
+def applied(request):
+    reference = request.session.get(SESSION_RECEIVED)
+    app = Application.objects.select_related("sponsor").filter(reference=reference).first() if reference else None
+    if app is None:
+        return redirect("mailboxes:apply")
+    return render(request, "mailboxes/applied.jinja", {
+        "app": app, "timescale": policy.decision_timescale(app.sponsor.code)})
+
+
+@staff_required(capabilities=("local_administrator",))
+def queue(request):
+    return render(request, "mailboxes/queue.jinja", {"applications": selectors.queue(request.actor)})
+
+
+def _application_or_404(request, reference):
+    try:
+        return selectors.application_for(request.actor, reference)
+    except NotFound:
+        raise Http404("no such application") from None
+
+
+@staff_required(capabilities=("local_administrator",))
+@require_http_methods(["GET", "POST"])
+def application(request, reference):
+    app = _application_or_404(request, reference)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "assess":
+                services.assess(request.actor, app, ig_toolkit_checked=request.POST.get("ig_toolkit_checked") == "yes",
+                                justification=request.POST.get("justification", ""),
+                                justification_accepted=request.POST.get("justification_accepted") == "yes")
+            elif action == "approve":
+                services.approve(request.actor, app, shared_display_name=request.POST.get("shared_display_name") or None,
+                                 location=request.POST.get("location") or None,
+                                 hidden=request.POST.get("hidden") == "yes")
+            elif action == "reject":
+                services.reject(request.actor, app, reasons=request.POST.get("reasons", ""))
+            else:
+                raise InvalidInput({"__all__": "Choose assess, approve or reject"})
+        except CareAccessError as error:
+            errors = _failure(error, "decision")
+        else:
+            return redirect("mailboxes:application", reference=app.reference)
+        app = _application_or_404(request, reference)
+    limits = policy.limits()
+    asked = (len(app.individuals), 1 if app.shared_wanted else 0)
+    return render(request, "mailboxes/application.jinja", {
+        "app": app, "err": _error_texts(errors), "errors": _summary(errors, "decision"), "post": request.POST,
+        "cqc_match": services.matching_care_home(app.cqc_number),
+        "needs_justification": rules.needs_justification(*asked, limits=limits),
+        "suggested_name": rules.suggest_shared_display_name(app.shared_name or app.home_name),
+        "mailboxes": Mailbox.objects.filter(application=app), "shared": SharedMailbox.objects.filter(application=app),
+    })
+
+
+@staff_required(capabilities=("local_administrator",))
+def report(request, reference):
+    """The IG toolkit report, to the assessing administrators only, always as a download."""
+    app = _application_or_404(request, reference)
+    path = services.report_path(app)
+    if path is None or not path.exists():
+        raise Http404("no report")
+    response = FileResponse(open(path, "rb"), as_attachment=True, filename=f"{app.reference}-ig-toolkit.pdf",
+                            content_type="application/pdf")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@signin_required
+@require_http_methods(["GET", "POST"])
+def home(request, unit_id):
+    """A home's mailboxes: for the sponsor's administrators (everything) and its helpdesk (NM11)."""
+    unit = OrganisationalUnit.objects.select_related("organisation").filter(pk=unit_id).first()
+    if unit is None:
+        raise Http404("no such home")
+    is_admin = permissions.can(request.actor, "mailbox.manage", unit.organisation)
+    is_helpdesk = HelpdeskDelegation.objects.filter(unit=unit, person_id=request.actor.person_id,
+                                                    revoked_at__isnull=True).exists()
+    if not (is_admin or is_helpdesk):
+        raise Http404("no such home")
+    errors: dict[str, str] = {}
+    done = ""
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            mailbox = Mailbox.objects.filter(unit=unit, pk=request.POST.get("mailbox") or 0).first()
+            shared = SharedMailbox.objects.filter(unit=unit, pk=request.POST.get("shared") or 0).first()
+            if action in ("reset", "unlock", "report") and mailbox is None:
+                raise InvalidInput({"mailbox": "Choose one of the home's accounts"})
+            if action == "reset":
+                services.reset_password(request.actor, mailbox)
+                done = f"A new temporary password was sent to {mailbox.address}."
+            elif action == "unlock":
+                services.unlock(request.actor, mailbox)
+                done = f"{mailbox.address} is unlocked."
+            elif action == "report":
+                req = services.report_unneeded(request.actor, mailbox, reason=request.POST.get("reason", ""))
+                done = f"Deletion request {req.reference} was raised for {mailbox.address}."
+            elif action == "member":
+                member = Mailbox.objects.filter(address=request.POST.get("member", "").strip().lower()).first()
+                if shared is None or member is None:
+                    raise InvalidInput({"member": "Enter the address of an account of this home"})
+                services.add_member(request.actor, shared, member, request.POST.get("permission", ""))
+                done = f"{member.address} was added to {shared.address}."
+            elif action == "visibility" and shared is not None:
+                services.set_hidden(request.actor, shared, request.POST.get("hidden") == "yes")
+                done = f"{shared.address} visibility was changed."
+            elif action == "shared":
+                shared = services.create_shared_mailbox(
+                    request.actor, unit, display_name=request.POST.get("shared_display_name", ""),
+                    location=request.POST.get("location", ""), hidden=request.POST.get("hidden") == "yes")
+                done = f"{shared.address} was created."
+            elif action == "delegate":
+                person = Person.objects.filter(uid=request.POST.get("helpdesk", "").strip()).first()
+                if person is None:
+                    raise InvalidInput({"helpdesk": "Enter the 12-digit user ID of the helpdesk person"})
+                services.delegate_helpdesk(request.actor, unit, person)
+                done = f"{person.given_name} {person.family_name} can now unlock accounts and reset passwords."
+            else:
+                raise InvalidInput({"__all__": "Choose an action"})
+        except CareAccessError as error:
+            errors = _failure(error, "actions")
+    return render(request, "mailboxes/home.jinja", {
+        "unit": unit, "is_admin": is_admin, "done": done, "err": _error_texts(errors),
+        "errors": _summary(errors, "actions"),
+        "mailboxes": Mailbox.objects.filter(unit=unit).select_related("person"),
+        "shared": SharedMailbox.objects.filter(unit=unit),
+        "members": Membership.objects.filter(shared_mailbox__unit=unit).select_related("mailbox", "shared_mailbox"),
+        "delegations": HelpdeskDelegation.objects.filter(unit=unit, revoked_at__isnull=True).select_related("person"),
+    })
+
+
+@sensitive_post_parameters("new_password", "confirm_password")
+@signin_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def first_sign_in(request):
+    """NM8: change the temporary password, accept the acceptable use policy, complete the profile."""
+    person = Person.objects.select_related("user").get(pk=request.actor.person_id)
+    pending = services.pending_first_sign_in(person)
+    if pending is None:
+        return redirect(reverse("web:home"))
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            services.complete_first_sign_in(
+                person, new_password=request.POST.get("new_password", ""),
+                confirm_password=request.POST.get("confirm_password", ""),
+                accept_aup=request.POST.get("accept_aup") == "yes", job_title=request.POST.get("job_title", ""),
+                mobile=request.POST.get("mobile", ""))
+        except CareAccessError as error:
+            errors = _failure(error, "new_password")
+        else:
+            person.user.refresh_from_db()
+            update_session_auth_hash(request, person.user)
+            return render(request, "mailboxes/welcome.jinja", {"mailbox": Mailbox.objects.get(pk=pending.pk)})
+    return render(request, "mailboxes/first_sign_in.jinja", {
+        "mailbox": pending, "err": _error_texts(errors), "errors": _summary(errors, "new_password"),
+        "post": request.POST, "phone": person.phone})
+
+
+@signin_required
+def directory(request):
+    """NM10: search people and visible shared mailboxes."""
+    query = {k: request.GET.get(k, "").strip()[:100] for k in ("name", "organisation", "role")}
+    searched = any(query.values())
+    return render(request, "mailboxes/directory.jinja", {
+        "query": query, "searched": searched, "entries": selectors.search(**query) if searched else []})
