@@ -12,5 +12,6 @@ urlpatterns = [
     path("requests/", include("careaccess.access_requests.urls")),
     path("reports/", include("careaccess.reports.urls")),
     path("lifecycle/", include("careaccess.lifecycle.urls")),
+    path("mailboxes/", include("careaccess.mailboxes.urls")),
     path("", include("careaccess.web.urls")),
 ]
