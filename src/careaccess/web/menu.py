@@ -85,6 +85,9 @@ ACTION_NAMES: dict[str, str] = {
     "request.training": "Manage training requests",
     "report.read": "Run reports",
     "bulk.apply": "Apply bulk changes to a position or organisation",
+    "mailbox.assess": "Assess care home mailbox applications",
+    "mailbox.decide": "Approve or reject care home mailbox applications",
+    "mailbox.manage": "Manage care homes' mailboxes and shared mailboxes",
 }
 
 _VERBS = {"read": "Look up", "create": "Add", "update": "Change"}
@@ -115,6 +118,8 @@ ACTION_PAGES: dict[str, str] = {
     "review.decide": "lifecycle:reviews",
     "review.decide_escalated": "lifecycle:reviews",
     "reinstatement.check": "lifecycle:reinstatements",
+    "mailbox.assess": "mailboxes:queue",
+    "mailbox.decide": "mailboxes:queue",
 }
 
 
