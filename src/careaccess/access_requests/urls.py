@@ -20,6 +20,7 @@ urlpatterns = [
     path("batches/new", views.batch_upload, name="batch-upload"),
     path("batches/confirm", views.batch_confirm, name="batch-confirm"),
     path("batches/<str:reference>", views.batch_detail, name="batch"),
+    path("batches/<str:reference>/<str:action>", views.batch_act, name="batch-act"),
     path("<str:reference>", views.detail, name="detail"),
     path("<str:reference>/evidence", views.record_evidence, name="evidence"),
     path("<str:reference>/<str:action>", views.act, name="act"),

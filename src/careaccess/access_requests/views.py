@@ -46,6 +46,14 @@ STATE_COLOURS = {
     rules.State.APPROVED: "aqua-green", rules.State.FULFILLED: "green", rules.State.REJECTED: "red",
     rules.State.WITHDRAWN: "grey", rules.State.REFERRED: "orange", rules.State.INFORMATION_REQUESTED: "yellow",
 }
+DONE = {
+    rules.Action.SUBMIT: "Request submitted", rules.Action.VALIDATE: "Request validated",
+    rules.Action.APPROVE: "Request approved: it is now with the back office", rules.Action.FULFIL: "Request fulfilled",
+    rules.Action.REJECT: "Request rejected: the requester is told the reasons",
+    rules.Action.WITHDRAW: "Request withdrawn", rules.Action.REFER: "Request referred to the central team",
+    rules.Action.REQUEST_INFORMATION: "More information asked for: the request waits for it",
+    rules.Action.PROVIDE_INFORMATION: "Information given: the request goes on",
+}
 STALE = "Someone else acted on this request first; reload the page to see what changed, then try again"
 FLASH = "careaccess.requests.flash"
 BATCH_SESSION = "careaccess.requests.batches"
@@ -298,7 +306,7 @@ def act(request, reference: str, action: str):
             except Forbidden as exc:
                 return _refused(request, exc)
             else:
-                request.session[FLASH] = f"{rules.ACTION_LABELS[action]}: done"
+                request.session[FLASH] = DONE[action]
                 return redirect("requests:detail", req.reference)
     req = _get(request, reference)  # as it is now
     errors = forms.error_list(form)
@@ -415,19 +423,75 @@ def batch_confirm(request):
     return redirect("requests:batch", batch.reference)
 
 
+def _batch_or_404(request, reference: str) -> Batch:
+    batch = Batch.objects.select_related("organisation", "service").filter(reference=reference.strip().upper()).first()
+    if batch is None:
+        raise Http404("no such batch")
+    services.acting_as(request.actor, "request.read", batch.organisation, doing="read")
+    return batch
+
+
+def _batch_actions(request, rows: list[AccessRequest]) -> list[str]:
+    """The actions the viewer may take on every open request of the batch (they move together)."""
+    open_rows = [r for r in rows if r.state not in rules.FINAL_STATES]
+    if not open_rows:
+        return []
+    allowed = [a for a in selectors.next_actions(request.actor, open_rows[0])
+               if a not in (rules.Action.PROVIDE_INFORMATION,)]
+    return [a for a in allowed if all(selectors.may(request.actor, r, a) for r in open_rows[1:])]
+
+
+def _render_batch(request, batch: Batch, *, errors=(), bound=None, status: int = 200):
+    rows = list(selectors.queue(request.actor, "organisation", batch=batch))
+    actions = []
+    for action in _batch_actions(request, rows):
+        form = (bound or {}).get(action) or forms.ACTION_FORMS[action](prefix=action, initial={"version": 0})
+        actions.append({"action": action, "label": rules.ACTION_LABELS[action], "form": form,
+                        "url": reverse("requests:batch-act", args=[batch.reference, action]),
+                        "open": action in (bound or {})})
+    return render(request, "requests/batch.jinja", {
+        "batch": batch, "rows": rows, "state_labels": rules.STATE_LABELS, "kind_labels": rules.KIND_LABELS,
+        "colours": STATE_COLOURS, "flash": request.session.pop(FLASH, None), "actions": actions,
+        "errors": list(errors),
+    }, status=status)
+
+
 @never_cache
 @require_http_methods(["GET"])
 @staff_required
 def batch_detail(request, reference: str):
-    batch = Batch.objects.select_related("organisation", "service").filter(reference=reference.strip().upper()).first()
-    if batch is None:
-        raise Http404("no such batch")
     try:
-        services.acting_as(request.actor, "request.read", batch.organisation, doing="read")
+        batch = _batch_or_404(request, reference)
     except Forbidden as exc:
         return _refused(request, exc)
-    rows = list(selectors.queue(request.actor, "organisation", batch=batch))
-    return render(request, "requests/batch.jinja", {
-        "batch": batch, "rows": rows, "state_labels": rules.STATE_LABELS, "kind_labels": rules.KIND_LABELS,
-        "colours": STATE_COLOURS, "flash": request.session.pop(FLASH, None),
-    })
+    return _render_batch(request, batch)
+
+
+@never_cache
+@require_POST
+@staff_required
+def batch_act(request, reference: str, action: str):
+    """Move every open request of the batch by one action, all or none (services.transition_batch)."""
+    if action not in forms.ACTION_FORMS or action == rules.Action.PROVIDE_INFORMATION:
+        raise Http404("no such action")
+    try:
+        batch = _batch_or_404(request, reference)
+    except Forbidden as exc:
+        return _refused(request, exc)
+    form = forms.ACTION_FORMS[action](request.POST, prefix=action)
+    form.fields["version"].required = False  # each request's own version is checked under its lock
+    status = 200
+    if form.is_valid():
+        try:
+            moved = services.transition_batch(request.actor, batch, action, **form.arguments())
+        except InvalidInput as exc:
+            forms.add_service_errors(form, exc.errors)
+        except Conflict as exc:
+            form.add_error(None, exc.message[:1].upper() + exc.message[1:])
+            status = 409
+        except Forbidden as exc:
+            return _refused(request, exc)
+        else:
+            request.session[FLASH] = f"{DONE[action]} ({len(moved)} requests)"
+            return redirect("requests:batch", batch.reference)
+    return _render_batch(request, batch, errors=forms.error_list(form), bound={action: form}, status=status)

@@ -428,6 +428,23 @@ def test_batch_upload_reports_every_bad_row_then_confirms(client, world):
     client.post("/requests/batches/confirm", {"token": token})
     assert Batch.objects.count() == 1
 
+    # The batch moves together (SC11): the practice's authoriser validates all, then approves all.
+    login(client, world.gp.validator)
+    page = squash(client.get(response.url))
+    assert 'id="batch-actions"' in page and 'id="do-validate"' in page
+    assert client.post(f"{response.url}/validate", {}).status_code == 302
+    assert set(batch.requests.values_list("state", flat=True)) == {"validated"}
+    login(client, world.gp.approver)
+    page = squash(client.post(f"{response.url}/approve", {"approve-least_role": "on"}))
+    assert 'href="#approve-told_not_to_view_own_records"' in summary_of(page)
+    assert set(batch.requests.values_list("state", flat=True)) == {"validated"}  # all or none
+    assert client.post(f"{response.url}/approve", {
+        "approve-least_role": "on", "approve-told_not_to_view_own_records": "on",
+        "approve-ig_training_on_day": "1", "approve-ig_training_on_month": "3",
+        "approve-ig_training_on_year": "2026"}).status_code == 302
+    assert set(batch.requests.values_list("state", flat=True)) == {"approved"}
+    assert "Request approved: it is now with the back office (3 requests)" in squash(client.get(response.url))
+
 
 def test_batch_upload_errors(client, world):
     login(client, world.gp.requester)
