@@ -19,6 +19,7 @@ from careaccess.core.context import Actor
 from careaccess.core.errors import InvalidInput, NotFound
 
 from . import rules, selectors, services
+from .decisions import decide_lean
 from .models import (
     Account,
     Activity,
@@ -392,50 +393,6 @@ def decide(request, payload: DecisionIn):
     )
     return {"allowed": decision.allowed, "reason": decision.reason, "assignment": decision.assignment_id,
             "position": decision.position, "organisation": decision.organisation_code}
-
-
-def decide_lean(uid: str, *, activity: str | None = None, service_role: str | None = None,
-                organisation_code: str | None = None, at: dt.datetime | None = None) -> selectors.Decision:
-    """`selectors.decide`, answered in one query in the common case (the decision endpoint's p50 budget
-    is 2 ms over HTTP): the person's live assignments joined to the codes asked about. Inclusion
-    edges are read only when an earlier assignment does not hold the activity directly, and the
-    person only when nothing is live (to tell "unknown" from "no access"). Same answers, same reasons
-    and the same granting assignment as `selectors.decide` (tested side by side)."""
-    at = at or clock.now()
-    on = at.astimezone(clock.local_zone()).date()
-    code_field = ("position__activities__code",) if activity else (
-        "position__service_roles__service__code", "position__service_roles__code")
-    rows = (
-        Assignment.objects.filter(selectors.live_assignment_filter(on), person__uid=uid)
-        .order_by("starts_on", "id")
-        .values_list("id", "position__name", "position__organisation__code", *code_field)
-    )
-    assignments: dict[int, tuple[str, str, set[str]]] = {}
-    for row in rows:
-        held = assignments.setdefault(row[0], (row[1], row[2], set()))[2]
-        if activity and row[3]:
-            held.add(row[3])
-        elif service_role and row[3]:
-            held.add(f"{row[3]}:{row[4]}")
-    if not assignments:
-        if not rules.is_user_id(uid) or not Person.objects.filter(uid=uid).exists():
-            raise NotFound(f"no person has the user id {uid}")
-        return selectors.Decision(False, f"{uid} has no live assignment at {at.isoformat()}")
-    candidates = [(a, *v) for a, v in assignments.items() if organisation_code in (None, v[1])]
-    if not candidates:
-        return selectors.Decision(False, f"{uid} holds no live position at organisation {organisation_code}")
-    wanted = activity or service_role
-    if activity and wanted not in candidates[0][3]:
-        edges = selectors.activity_edges(set().union(*(c[3] for c in candidates)))
-        candidates = [(a, name, org, rules.includes_closure(held, edges)) for a, name, org, held in candidates]
-    for assignment_id, position, org, held in candidates:
-        if wanted in held:
-            return selectors.Decision(
-                True, f"allowed by assignment {assignment_id}: position '{position}' at {org}", assignment_id, position, org,
-            )
-    where = f" at {organisation_code}" if organisation_code else ""
-    kind = "activity" if activity else "service role"
-    return selectors.Decision(False, f"no live position of {uid}{where} carries {kind} {wanted}")
 
 
 # --- catalogue ---

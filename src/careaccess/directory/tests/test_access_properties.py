@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from careaccess.core.context import Actor
 from careaccess.core.errors import CareAccessError
 from careaccess.directory import selectors, services
-from careaccess.directory.api import decide_lean
+from careaccess.directory.decisions import decide_lean
 from careaccess.directory.models import Person
 
 pytestmark = pytest.mark.django_db
