@@ -130,6 +130,7 @@ def test_raise_validate_approve_fulfil_a_new_user_then_read_the_two_emails(live_
     page.fill("#approve-ig_training_on_day", "1")
     page.fill("#approve-ig_training_on_month", "3")
     page.fill("#approve-ig_training_on_year", "2026")
+    page.screenshot(path="/tmp/requests-approve.png", full_page=True)
     page.click("#do-approve")
     page.wait_for_url(f"{base}/requests/{reference}")
     assert page.locator("#state").inner_text().strip() == "Approved (with the back office)"
@@ -143,6 +144,7 @@ def test_raise_validate_approve_fulfil_a_new_user_then_read_the_two_emails(live_
     page.click("#do-fulfil")
     page.wait_for_url(f"{base}/requests/{reference}")
     assert page.locator("#state").inner_text().strip() == "Fulfilled"
+    assert page.locator("#flash").inner_text() == "Request fulfilled"
     history = page.locator("#history").inner_text()
     for step in ("Raised", "Submitted", "Validated", "Approved", "Fulfilled"):
         assert step in history
