@@ -52,6 +52,10 @@ def application_data(**overrides) -> dict:
 
 @pytest.fixture
 def world(db, settings, tmp_path) -> World:
+    return make_world(settings, tmp_path)
+
+
+def make_world(settings, tmp_path) -> World:
     settings.CAREACCESS_MAILBOX_DOMAIN = "mail.example.org"
     settings.CAREACCESS_MAILBOX_UPLOAD_DIR = str(tmp_path / "uploads")
     settings.CAREACCESS_MAILBOX_REPORT_MAX_BYTES = 10_000
