@@ -208,7 +208,8 @@ def inactive_accounts(actor: Actor, params: dict) -> QuerySet:
     qs = Account.objects.filter(state=Account.State.ACTIVE).filter(
         Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created_at__lt=cutoff))
     qs = _people_in_scope(qs, actor)
-    return qs.order_by(F("last_used_at").asc(nulls_first=True), "id").values(
+    # Oldest use first, off the (state, last_used_at) index; accounts never used come after them.
+    return qs.order_by(F("last_used_at").asc(nulls_last=True), "id").values(
         "username", uid=F("person__uid"), given_name=F("person__given_name"), family_name=F("person__family_name"),
         service_code=F("service__code"), last_used=F("last_used_at"), created=F("created_at"),
     )
@@ -226,7 +227,7 @@ def inactive_chart(actor: Actor, params: dict) -> list[tuple[str, int]]:
 
 _register(Report(
     "inactive-accounts", "Inactive accounts", "Active accounts not used for a number of days (rule PP7), "
-    "least recently used first. Accounts never used count from when they were made.",
+    "least recently used first, then accounts never used (counted from when they were made).",
     (("uid", "User ID"), ("given_name", "Given name"), ("family_name", "Family name"), ("service_code", "Service"),
      ("username", "Username"), ("last_used", "Last used"), ("created", "Created")),
     inactive_accounts,
@@ -268,7 +269,8 @@ def _revoked_certificates(actor: Actor):
 
 
 def revoked_cards(actor: Actor, params: dict) -> QuerySet:
-    return _revoked_certificates(actor).order_by(F("revoked_at").desc(nulls_last=True), "-id").values(
+    # A revoked certificate always has its revocation time: newest first, off the (status, revoked_at) index.
+    return _revoked_certificates(actor).order_by("-revoked_at", "-id").values(
         card_serial=F("card__serial"), certificate=F("serial"), uid=F("card__person__uid"),
         given_name=F("card__person__given_name"), family_name=F("card__person__family_name"),
         card_state=F("card__state"), revoked=F("revoked_at"), reason=F("revocation_reason"),
@@ -327,39 +329,72 @@ def holders_of(capability: str) -> list[int]:
     return sorted(found)
 
 
+def _live_holders(activity_ids: list[int]) -> QuerySet:
+    return Assignment.objects.filter(live_assignment_filter(clock.today()), position__activities__in=activity_ids)
+
+
 def _holders(activity_ids: list[int]) -> Subquery:
-    """How many distinct people hold a live position at the outer organisation carrying one of the activities."""
-    live = Assignment.objects.filter(live_assignment_filter(clock.today()), position__organisation_id=OuterRef("pk"),
-                                     position__activities__in=activity_ids)
+    """How many distinct people hold a live position at the outer organisation carrying one of the
+    activities (evaluated only for the rows shown: a page, or the CSV's chunk)."""
+    live = _live_holders(activity_ids).filter(position__organisation_id=OuterRef("pk"))
     counted = live.order_by().values("position__organisation_id").annotate(n=Count("person_id", distinct=True)).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+FLAGS = ("no sponsor or RA agent", "pharmacy with no sponsor", "pharmacy with fewer than two sponsors or RA agents")
+
+
+def _flagged() -> Q:
+    """Rule DS4 as a set-based condition: two grouped semi-joins the database evaluates once each
+    (organisations with no holder at all; organisations whose holders leave a pharmacy short)."""
+    sponsor, agent = holders_of("sponsor"), holders_of("ra_agent")
+    holders = _live_holders(sponsor + agent).order_by().values("position__organisation_id")
+    short = holders.annotate(
+        s=Count("person_id", distinct=True, filter=Q(position__activities__in=sponsor)),
+        e=Count("person_id", distinct=True),
+    ).filter(Q(s=0) | Q(e__lt=2)).values("position__organisation_id")
+    return ~Q(id__in=holders) | (Q(kind=Organisation.Kind.PHARMACY) & Q(id__in=short))
+
+
+def _organisations(actor: Actor, params: dict) -> QuerySet:
+    qs = _in_scope(Organisation.objects.exclude(status=Organisation.Status.CLOSED), actor, "id")
+    if params.get("kind"):
+        qs = qs.filter(kind=params["kind"])
+    return qs
 
 
 def sponsors_agents(actor: Actor, params: dict) -> QuerySet:
     sponsor, agent = holders_of("sponsor"), holders_of("ra_agent")
     pharmacy = Q(kind=Organisation.Kind.PHARMACY)
-    qs = _in_scope(Organisation.objects.exclude(status=Organisation.Status.CLOSED), actor, "id").annotate(
-        sponsors=_holders(sponsor), ra_agents=_holders(agent), either=_holders(sponsor + agent),
-    ).annotate(
+    qs = _organisations(actor, params)
+    if params.get("flagged_only"):
+        qs = qs.filter(_flagged())
+    # The counts and the flag are worked out for the rows read only (a page, or the CSV's chunk).
+    qs = qs.annotate(sponsors=_holders(sponsor), ra_agents=_holders(agent), either=_holders(sponsor + agent)).annotate(
         flag=Case(
-            When(either=0, then=Value("no sponsor or RA agent")),
-            When(pharmacy & Q(sponsors=0), then=Value("pharmacy with no sponsor")),
-            When(pharmacy & Q(either__lt=2), then=Value("pharmacy with fewer than two sponsors or RA agents")),
+            When(either=0, then=Value(FLAGS[0])),
+            When(pharmacy & Q(sponsors=0), then=Value(FLAGS[1])),
+            When(pharmacy & Q(either__lt=2), then=Value(FLAGS[2])),
             default=Value(""),
         ),
     )
-    if params.get("flagged_only"):
-        qs = qs.exclude(flag="")
-    if params.get("kind"):
-        qs = qs.filter(kind=params["kind"])
     return qs.order_by("code").values("code", "name", "kind", "sponsors", "ra_agents", "either", "flag")
 
 
 def sponsors_chart(actor: Actor, params: dict) -> list[tuple[str, int]]:
-    qs = sponsors_agents(actor, {**params, "flagged_only": False}).order_by()
-    reasons = ("no sponsor or RA agent", "pharmacy with no sponsor", "pharmacy with fewer than two sponsors or RA agents")
-    counted = qs.aggregate(**{f"n{i}": Count("id", filter=Q(flag=reason)) for i, reason in enumerate(reasons)})
-    return [(reason, counted[f"n{i}"]) for i, reason in enumerate(reasons)]
+    """How many organisations are flagged, by reason: one grouped query over the holders, in SQL."""
+    sponsor, agent = holders_of("sponsor"), holders_of("ra_agent")
+    organisations = _organisations(actor, params).order_by()
+    holders = _live_holders(sponsor + agent).filter(position__organisation__in=organisations.values("id"))
+    counts = holders.order_by().values("position__organisation_id").annotate(
+        s=Count("person_id", distinct=True, filter=Q(position__activities__in=sponsor)),
+        e=Count("person_id", distinct=True),
+    ).filter(position__organisation__kind=Organisation.Kind.PHARMACY)
+    with_holders = holders.order_by().values("position__organisation_id").distinct().count()
+    none = organisations.count() - with_holders
+    no_sponsor = counts.filter(s=0).count()
+    too_few = counts.filter(s__gt=0, e__lt=2).count()
+    return [(FLAGS[0], none), (FLAGS[1], no_sponsor), (FLAGS[2], too_few)]
 
 
 _register(Report(
@@ -372,6 +407,63 @@ _register(Report(
     (Param("flagged_only", "Only organisations flagged", "bool", False),
      Param("kind", "Kind of organisation", hint="For example pharmacy, gp_practice, care_home")),
     chart=sponsors_chart, chart_title="Organisations flagged, by reason",
+))
+
+
+# --- review completion (PP6) ---
+
+def _item_count(**conditions) -> Coalesce:
+    """Items of the outer campaign (optionally with a decision), counted off the (campaign, decision) index."""
+    from careaccess.lifecycle.models import CampaignItem
+
+    items = CampaignItem.objects.filter(campaign_id=OuterRef("pk"), **conditions).order_by()
+    counted = items.values("campaign_id").annotate(n=Count("id")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def review_completion(actor: Actor, params: dict) -> QuerySet:
+    from careaccess.lifecycle.models import Campaign, CampaignItem
+
+    qs = _in_scope(Campaign.objects.all(), actor, "organisation_id")
+    organisation = _organisation(actor, params)
+    if organisation is not None:
+        qs = qs.filter(organisation=organisation)
+    if not params.get("include_closed"):
+        qs = qs.exclude(state=Campaign.State.CLOSED)
+    qs = qs.annotate(
+        item_count=_item_count(), kept=_item_count(decision=CampaignItem.Decision.KEEP),
+        revoked=_item_count(decision=CampaignItem.Decision.REVOKE),
+        undecided=_item_count(decision=CampaignItem.Decision.UNDECIDED),
+        escalated=_item_count(escalated_at__isnull=False),
+    ).annotate(
+        percent_done=Case(When(item_count=0, then=Value(100)),
+                          default=(F("kept") + F("revoked")) * 100 / F("item_count"), output_field=IntegerField()),
+    )
+    return qs.order_by("due_on", "organisation__code", "id").values(
+        "opens_on", "due_on", "state", "item_count", "kept", "revoked", "undecided", "escalated", "percent_done",
+        organisation_code=F("organisation__code"), organisation_name=F("organisation__name"),
+        service_code=F("service__code"), reviewer_uid=F("reviewer__uid"),
+    )
+
+
+def review_chart(actor: Actor, params: dict) -> list[tuple[str, int]]:
+    from careaccess.lifecycle.models import CampaignItem
+
+    items = _in_scope(CampaignItem.objects.filter(decided_at__isnull=False), actor, "campaign__organisation_id")
+    return _weeks(items, "decided_at", clock.now() - dt.timedelta(weeks=CHART_WEEKS))
+
+
+_register(Report(
+    "review-completion", "Review completion", "Each access review campaign (rule PP6) with how many of its items "
+    "were kept, revoked, are still undecided or were escalated, soonest due first.",
+    (("organisation_code", "Organisation"), ("organisation_name", "Organisation name"), ("service_code", "Service"),
+     ("reviewer_uid", "Reviewer"), ("opens_on", "Opened"), ("due_on", "Due"), ("state", "State"), ("item_count", "Items"),
+     ("kept", "Kept"), ("revoked", "Revoked"), ("undecided", "Undecided"), ("escalated", "Escalated"),
+     ("percent_done", "% decided")),
+    review_completion,
+    (Param("organisation", "Organisation code", "organisation"),
+     Param("include_closed", "Include closed campaigns", "bool", False)),
+    chart=review_chart, chart_title="Review items decided per week",
 ))
 
 
@@ -398,10 +490,6 @@ _register(Report(
 
 
 # --- running a report, and recording it ---
-
-def review_completion_available() -> bool:
-    return "review-completion" in REPORTS
-
 
 @dataclass
 class Page:

@@ -52,11 +52,11 @@ def test_people_and_positions_by_organisation(world):
 @pytest.mark.django_db
 def test_inactive_accounts_rule_pp7(world, clock):
     found = rows(world.manager, "inactive-accounts")
-    assert [r["uid"] for r in found] == [world.cat.uid, world.ann.uid]  # never used first, then oldest use
+    assert [r["uid"] for r in found] == [world.ann.uid, world.cat.uid]  # oldest use first, then never used
     everyone = rows(selectors.Actor.system("test"), "inactive-accounts")
-    assert [r["uid"] for r in everyone] == [world.cat.uid, world.xen.uid, world.ann.uid]
+    assert [r["uid"] for r in everyone] == [world.xen.uid, world.ann.uid, world.cat.uid]
     assert [r["uid"] for r in rows(world.manager, "inactive-accounts", days="58")] == [
-        world.cat.uid, world.ann.uid, world.bob.uid]
+        world.ann.uid, world.bob.uid, world.cat.uid]
     clock.advance(dt.timedelta(days=2))  # Bob reaches 61 days
     assert world.bob.uid in {r["uid"] for r in rows(world.manager, "inactive-accounts")}
     assert rows(world.sponsor, "inactive-accounts") == []  # nobody at P1 has an account
@@ -283,3 +283,32 @@ def test_csv_cells_neutralise_formulas():
 
     assert cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and cell("-3") == "-3" and cell(None) == ""
     assert cell(dt.date(2026, 6, 1)) == "2026-06-01"
+
+
+@pytest.mark.django_db
+def test_review_completion_rule_pp6(world, clock):
+    from careaccess.lifecycle.models import Campaign, CampaignItem
+
+    now, today = clock.now(), clock.today()
+
+    def campaign(org, due_days, state="open"):
+        return Campaign.objects.create(service=world.service, organisation=org, reviewer=None, opens_on=today,
+                                       due_on=today + dt.timedelta(days=due_days), state=state, created_at=now)
+
+    gp, p1 = campaign(world.gp, 10), campaign(world.p1, 5)
+    campaign(world.p2, 1, state="closed")
+    campaign(world.other, 2)  # outside RA1
+    decisions = [("keep", world.ann), ("revoke", world.bob), ("", world.cat), ("", world.dan)]
+    for decision, person in decisions:
+        CampaignItem.objects.create(campaign=gp, kind="account", person=person, decision=decision,
+                                    decided_at=now - dt.timedelta(days=1) if decision else None,
+                                    escalated_at=now if person == world.dan else None)
+    found = rows(world.manager, "review-completion")
+    assert [r["organisation_code"] for r in found] == ["PHA01", "GPA01"]  # soonest due first; closed left out
+    assert found[0]["item_count"] == 0 and found[0]["percent_done"] == 100
+    assert {k: found[1][k] for k in ("item_count", "kept", "revoked", "undecided", "escalated", "percent_done")} == {
+        "item_count": 4, "kept": 1, "revoked": 1, "undecided": 2, "escalated": 1, "percent_done": 50}
+    assert len(rows(world.manager, "review-completion", include_closed="yes")) == 3
+    assert [r["organisation_code"] for r in rows(world.sponsor, "review-completion")] == ["PHA01"]
+    assert sum(n for _, n in run(world.manager, "review-completion").chart) == 2
+    assert p1.pk
