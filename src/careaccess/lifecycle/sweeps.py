@@ -82,17 +82,23 @@ def _tick(progress: Progress | None, what: str, done: int, total: int) -> None:
 
 # --- shared: accounts that lost their last position ---
 
-def current_or_future_assignment(on: dt.date) -> Q:
-    """An assignment that gives (or will give) access: active, not past its end, organisation open."""
-    open_org = Q(position__organisation__status=Organisation.Status.ACTIVE) | Q(
-        position__organisation__status=Organisation.Status.CLOSING, position__organisation__closes_on__gt=on)
-    return Q(state=Assignment.State.ACTIVE) & (Q(ends_on__isnull=True) | Q(ends_on__gte=on)) & open_org
+def current_or_future_assignment(on: dt.date, prefix: str = "") -> Q:
+    """An assignment that gives (or will give) access: active, not past its end, organisation open,
+    holder not recorded as left."""
+    p = prefix
+    open_org = Q(**{f"{p}position__organisation__status": Organisation.Status.ACTIVE}) | Q(
+        **{f"{p}position__organisation__status": Organisation.Status.CLOSING,
+           f"{p}position__organisation__closes_on__gt": on})
+    return (Q(**{f"{p}state": Assignment.State.ACTIVE}) & (Q(**{f"{p}ends_on__isnull": True}) | Q(**{f"{p}ends_on__gte": on}))
+            & open_org & ~Q(**{f"{p}person__status": Person.Status.LEFT}))
 
 
 def orphaned_accounts(on: dt.date):
-    """Active accounts whose holder had positions and now holds none, live or to come (CC9, PP10)."""
-    had = Assignment.objects.filter(person=OuterRef("person"), state__in=(Assignment.State.ENDED,
-                                                                          Assignment.State.SUSPENDED))
+    """Active accounts whose holder had positions and now holds none, live or to come (CC9, PP10,
+    SC10). Positions the sweeps are about to end or suspend (past their end date, at an
+    organisation past its closing date, of someone who left) already count as lost, so a dry run
+    lists the same accounts a real run suspends."""
+    had = Assignment.objects.filter(person=OuterRef("person")).exclude(current_or_future_assignment(on))
     holds = Assignment.objects.filter(current_or_future_assignment(on), person=OuterRef("person"))
     return Account.objects.filter(Exists(had), ~Exists(holds), state=Account.State.ACTIVE)
 

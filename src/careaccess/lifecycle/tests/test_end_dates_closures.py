@@ -54,7 +54,7 @@ def test_cc9_end_dates_dry_run_changes_nothing(world, clock):
     clock.advance(dt.timedelta(days=1))
     size = ledger_size()
     result = sweeps.end_dates(dry_run=True)
-    assert result.counts["assignments ended"] == 1 and result.counts["accounts suspended"] == 0 or True
+    assert result.counts["assignments ended"] == 1 and result.counts["accounts suspended"] == 1
     assert Assignment.objects.filter(state=Assignment.State.ENDED).count() == 0
     account.refresh_from_db()
     assert account.state == Account.State.ACTIVE and ledger_size() == size
@@ -90,6 +90,10 @@ def test_pp10_planned_closure_suspends_on_the_date_and_successor_positions_start
     assert staying_account.state == Account.State.ACTIVE
 
     clock.advance(dt.timedelta(days=1))  # the closing date
+    size = ledger_size()
+    dry = sweeps.closures(dry_run=True)
+    assert dry.counts["assignments suspended"] == 3 and dry.counts["accounts suspended"] == 1  # two carers, the lead
+    assert ledger_size() == size and Organisation.objects.get(pk=world.provider.pk).status == "closing"
     result = sweeps.closures()
     world.provider.refresh_from_db(), staying_account.refresh_from_db(), moving_account.refresh_from_db()
     assert world.provider.status == Organisation.Status.CLOSED
