@@ -221,3 +221,46 @@ def apply(actor: Actor, plan: Plan, *, batch_size: int | None = None,
         if progress:
             progress(len(ids))
     return result
+
+
+def plan_from(actor: Actor, fields: dict) -> Plan:
+    """A plan from a form's fields (the bulk page): names resolved, every missing field reported at once."""
+    operation = (fields.get("operation") or "").strip()
+    if operation not in OPERATIONS:
+        raise InvalidInput({"operation": "Choose what to change"})
+    needed = {"organisation": "Enter the organisation code"}
+    if operation in ("end-assignments", "move-assignments"):
+        needed.update(position="Enter the position's name", on="Enter the date, as YYYY-MM-DD")
+    if operation == "move-assignments":
+        needed["target"] = "Enter the name of the position to move people to"
+    if operation == "suspend-accounts":
+        needed["service"] = "Enter the service code"
+    errors = {name: message for name, message in needed.items() if not (fields.get(name) or "").strip()}
+    if errors:
+        raise InvalidInput(errors)
+
+    def organisation(name: str) -> Organisation:
+        code = fields[name].strip().upper()
+        found = Organisation.objects.filter(code=code).first()
+        if found is None:
+            raise InvalidInput({name: f"No organisation has the code {code}"})
+        return found
+
+    def position(org: Organisation, name: str) -> Position:
+        found = Position.objects.filter(organisation=org, name=fields[name].strip()).select_related("organisation").first()
+        if found is None:
+            raise InvalidInput({name: f"{org.code} has no position named {fields[name].strip()}"})
+        return found
+
+    org = organisation("organisation")
+    reason = (fields.get("reason") or "").strip()[:300]
+    if operation == "end-assignments":
+        return plan_end_assignments(actor, position(org, "position"), on=fields["on"].strip(), reason=reason)
+    if operation == "suspend-accounts":
+        service = Service.objects.filter(code=fields["service"].strip()).first()
+        if service is None:
+            raise InvalidInput({"service": f"No service has the code {fields['service'].strip()}"})
+        return plan_suspend_accounts(actor, org, service, reason=reason)
+    target_org = organisation("target_organisation") if (fields.get("target_organisation") or "").strip() else org
+    return plan_move_assignments(actor, position(org, "position"), position(target_org, "target"),
+                                 on=fields["on"].strip(), reason=reason)

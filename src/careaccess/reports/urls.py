@@ -8,6 +8,7 @@ app_name = "reports"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("bulk", views.bulk_page, name="bulk"),
     path("<slug:name>.csv", views.report_csv, name="csv"),
     path("<slug:name>", views.report, name="report"),
 ]

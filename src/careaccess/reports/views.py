@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from careaccess.core import permissions
 from careaccess.core.errors import Forbidden, InvalidInput
@@ -105,3 +105,41 @@ def report_csv(request, name: str):
     response = StreamingHttpResponse(export.lines(report, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{report.name}.csv"'
     return response
+
+
+BULK_FIELDS = ("operation", "organisation", "position", "target", "target_organisation", "service", "on", "reason")
+BULK_LABELS = {
+    "end-assignments": "End every assignment of a position on a date",
+    "suspend-accounts": "Suspend every account on a service of an organisation's people",
+    "move-assignments": "Move everyone from one position to another on a date",
+}
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@staff_required(capabilities=("ra_manager",))
+def bulk_page(request):
+    """Rule DS17: the RA manager previews a bulk change (how many, and who), then applies it.
+    Large changes are better run with `careaccess bulk` (a progress bar, no browser waiting)."""
+    from . import bulk
+
+    actor = request.actor
+    data = request.POST if request.method == "POST" else request.GET
+    fields = {name: data.get(name, "") for name in BULK_FIELDS}
+    errors, plan, result = [], None, None
+    if data.get("operation"):
+        try:
+            plan = bulk.plan_from(actor, fields)
+            if request.method == "POST" and data.get("confirm") == str(plan.count):
+                result = bulk.apply(actor, plan)
+                plan = None
+            elif request.method == "POST":
+                errors = [{"text": "The number of people changed since the preview: check the new preview", "href": "#operation"}]
+        except InvalidInput as error:
+            errors = [{"text": message, "href": f"#{field}"} for field, message in error.errors.items()]
+            plan = None
+        except Forbidden as error:
+            return forbidden(request, message=error.message)
+    context = {"fields": fields, "errors": errors, "plan": plan, "result": result, "labels": BULK_LABELS,
+               "error_for": {e["href"][1:]: e["text"] for e in errors}}
+    return render(request, "reports/bulk.jinja", context)

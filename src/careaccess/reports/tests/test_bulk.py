@@ -134,3 +134,31 @@ def test_cli_previews_and_applies(world, clock):
     with pytest.raises(CommandError, match="no position"):
         call_command("bulk", "end-assignments", "--organisation", "GPA01", "--position", "Nope", "--on", on,
                      stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_bulk_page_previews_then_applies(client, world, clock):
+    from .conftest import sign_in
+
+    sign_in(client, world.manager)
+    on = (clock.today() + dt.timedelta(days=30)).isoformat()
+    fields = {"operation": "end-assignments", "organisation": "gpa01", "position": "Receptionist", "on": on}
+    assert "Bulk changes" in client.get("/reports/bulk").content.decode()
+    before = ledger_size()
+    preview = client.get("/reports/bulk", fields).content.decode()
+    assert "This changes 2 people." in preview and "Ann Abbott" in preview and "Apply to 2 people" in preview
+    assert ledger_size() == before
+    stale = client.post("/reports/bulk", {**fields, "confirm": "5"}).content.decode()
+    assert "changed since the preview" in stale and ledger_size() == before
+    done = client.post("/reports/bulk", {**fields, "confirm": "2"}).content.decode()
+    assert "2 of 2 changed in 1 batches" in done and ledger_size() == before + 2
+    missing = client.get("/reports/bulk", {"operation": "move-assignments", "organisation": "GPA01"}).content.decode()
+    assert "nhsuk-error-summary" in missing and "Enter the name of the position to move people to" in missing
+
+
+@pytest.mark.django_db
+def test_bulk_page_is_for_ra_managers(client, world):
+    from .conftest import sign_in
+
+    sign_in(client, world.auditor)
+    assert client.get("/reports/bulk").status_code == 403
