@@ -115,6 +115,7 @@ ACTION_PAGES: dict[str, str] = {
     "request.approve": "requests:queue-authoriser",
     "request.fulfil": "requests:queue-back-office",
     "report.read": "reports:index",
+    "bulk.apply": "reports:bulk",
     "review.decide": "lifecycle:reviews",
     "review.decide_escalated": "lifecycle:reviews",
     "reinstatement.check": "lifecycle:reinstatements",
