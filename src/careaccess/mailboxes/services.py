@@ -21,7 +21,7 @@ from careaccess.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from careaccess.core.outbox.services import enqueue
 from careaccess.directory import rules as directory_rules
 from careaccess.directory import services as directory_services
-from careaccess.directory.models import Organisation, OrganisationalUnit, Person, Service
+from careaccess.directory.models import Account, Organisation, OrganisationalUnit, Person, Service
 
 from . import policy, rules
 from .models import Application, HelpdeskDelegation, Mailbox, Membership, SharedMailbox
@@ -323,6 +323,8 @@ def _taken_addresses(base_local: str, domain: str) -> set[str]:
     taken |= set(SharedMailbox.objects.filter(address__startswith=pattern).values_list("address", flat=True))
     taken |= set(Person.objects.filter(email__istartswith=pattern, email__iendswith=f"@{domain}")
                  .values_list("email", flat=True))
+    taken |= set(Account.objects.filter(service__code=policy.service_code(), username__istartswith=pattern)
+                 .values_list("username", flat=True))
     return {a.lower() for a in taken}
 
 
@@ -346,9 +348,14 @@ def _create_mailbox_user(acting: Actor, unit: OrganisationalUnit, app: Applicati
                   organisation_code=unit.organisation.code,
                   after={"uid": uid, "title": person.title, "given_name": person.given_name,
                          "family_name": person.family_name, "email": address})
-    mailbox = Mailbox.objects.create(person=person, unit=unit, application=app, address=address,
-                                     display_name=rules.display_name(row["first_name"], row["last_name"]),
-                                     created_at=now, updated_at=now)
+    try:
+        with transaction.atomic():
+            mailbox = Mailbox.objects.create(person=person, unit=unit, application=app, address=address,
+                                             display_name=rules.display_name(row["first_name"], row["last_name"]),
+                                             created_at=now, updated_at=now)
+    except IntegrityError:
+        raise Conflict(f"the address {address} was taken by another approval at the same moment; nothing was "
+                       f"created: approve again") from None
     service = _mail_service()
     if service is not None:
         directory_services.create_account(acting, person, service, username=address, state="active")
