@@ -350,3 +350,22 @@ def test_nm8_address_taken_by_an_existing_account_on_the_mail_service_is_skipped
     directory.create_account(testing.SYSTEM, someone, world.service, username="jo.bloggs@mail.example.org")
     approved(world)
     assert Mailbox.objects.get(person__given_name="Jo").address == "jo.bloggs1@mail.example.org"
+
+
+def test_pp9_every_step_is_audited(world):
+    from careaccess.core.audit.models import Entry
+
+    app = approved(world)
+    shared = app.shared_mailboxes.get()
+    zoe = Mailbox.objects.get(person__given_name="Zoë")
+    services.add_member(world.admin, shared, zoe, "send_as")
+    services.set_hidden(world.admin, shared, True)
+    services.complete_first_sign_in(zoe.person, new_password="Correct-Horse-42", confirm_password="Correct-Horse-42",
+                                    accept_aup=True, job_title="Carer", mobile="07700900001")
+    actions = set(Entry.objects.filter(action__startswith="mailbox.").values_list("action", flat=True))
+    assert actions >= {"mailbox.application_submitted", "mailbox.application_assessed", "mailbox.application_approved",
+                       "mailbox.created", "mailbox.shared_created", "mailbox.member_added",
+                       "mailbox.shared_visibility", "mailbox.first_sign_in"}
+    approval = Entry.objects.get(action="mailbox.application_approved")
+    assert approval.actor_uid == world.admin.person_uid and approval.organisation_code == "QWO"
+    assert Entry.objects.filter(action="unit.created", organisation_code="QWO").exists()  # NM7
