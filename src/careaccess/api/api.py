@@ -60,6 +60,8 @@ from careaccess.directory.api import router as directory_router  # noqa: E402  (
 api.add_router("", directory_router)
 api.add_router("", "careaccess.core.audit.api.router")  # /audit/entries: reading the ledger (PP15)
 api.add_router("/requests", "careaccess.access_requests.api.router")
+api.add_router("/identity", "careaccess.identity.api.router")
+api.add_router("/cards", "careaccess.credentials.api.router")
 
 
 # Keep this router last: any other address under /api/v1/ answers a 404 problem, not Django's HTML page.

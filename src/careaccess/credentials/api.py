@@ -257,7 +257,7 @@ def open_misuse(request):
 
 @router.post("/misuse-reports/{report_id}/decision", response={200: MisuseOut, **WRITE_ONE},
              summary="Decide a misuse report (SC3)", description="RA managers: no action, suspend or revoke.")
-def decide(request, report_id: int, payload: DecisionIn):
+def decide_misuse(request, report_id: int, payload: DecisionIn):
     report = services.decide_misuse(_actor(request), report_id, outcome=payload.outcome, reason=payload.reason)
     return misuse_out(MisuseReport.objects.select_related("card__person").get(id=report.id))
 
