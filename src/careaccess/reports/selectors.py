@@ -344,16 +344,40 @@ def _holders(activity_ids: list[int]) -> Subquery:
 FLAGS = ("no sponsor or RA agent", "pharmacy with no sponsor", "pharmacy with fewer than two sponsors or RA agents")
 
 
-def _flagged() -> Q:
-    """Rule DS4 as a set-based condition: two grouped semi-joins the database evaluates once each
-    (organisations with no holder at all; organisations whose holders leave a pharmacy short)."""
+def _holder_counts(actor: Actor, params: dict) -> list[tuple[int, str, int, int]]:
+    """(organisation id, kind, sponsors, sponsors-or-RA-agents) of every organisation in scope with any
+    live holder: ONE grouped query over the holders (its cost grows with the staff, not the directory),
+    made once per run (the page's filter and its chart share it)."""
+    if "_holder_counts" in params:
+        return params["_holder_counts"]
+    params["_holder_counts"] = _count_holders(actor)
+    return params["_holder_counts"]
+
+
+def _count_holders(actor: Actor) -> list[tuple[int, str, int, int]]:
     sponsor, agent = holders_of("sponsor"), holders_of("ra_agent")
-    holders = _live_holders(sponsor + agent).order_by().values("position__organisation_id")
-    short = holders.annotate(
+    holders = _in_scope(_live_holders(sponsor + agent), actor, "position__organisation_id")
+    return list(holders.order_by().values("position__organisation_id", "position__organisation__kind").annotate(
         s=Count("person_id", distinct=True, filter=Q(position__activities__in=sponsor)),
         e=Count("person_id", distinct=True),
-    ).filter(Q(s=0) | Q(e__lt=2)).values("position__organisation_id")
-    return ~Q(id__in=holders) | (Q(kind=Organisation.Kind.PHARMACY) & Q(id__in=short))
+    ).values_list("position__organisation_id", "position__organisation__kind", "s", "e"))
+
+
+def _flag_of(kind: str, sponsors: int, either: int) -> str:
+    """Rule DS4, for one organisation."""
+    if either == 0:
+        return FLAGS[0]
+    if kind == Organisation.Kind.PHARMACY and sponsors == 0:
+        return FLAGS[1]
+    if kind == Organisation.Kind.PHARMACY and either < 2:
+        return FLAGS[2]
+    return ""
+
+
+def _flagged(actor: Actor, params: dict) -> Q:
+    """The organisations DS4 flags: every one except those whose holders satisfy the rule."""
+    fine = [org for org, kind, s, e in _holder_counts(actor, params) if not _flag_of(kind, s, e)]
+    return ~Q(id__in=fine)
 
 
 def _organisations(actor: Actor, params: dict) -> QuerySet:
@@ -368,7 +392,7 @@ def sponsors_agents(actor: Actor, params: dict) -> QuerySet:
     pharmacy = Q(kind=Organisation.Kind.PHARMACY)
     qs = _organisations(actor, params)
     if params.get("flagged_only"):
-        qs = qs.filter(_flagged())
+        qs = qs.filter(_flagged(actor, params))
     # The counts and the flag are worked out for the rows read only (a page, or the CSV's chunk).
     qs = qs.annotate(sponsors=_holders(sponsor), ra_agents=_holders(agent), either=_holders(sponsor + agent)).annotate(
         flag=Case(
@@ -382,19 +406,14 @@ def sponsors_agents(actor: Actor, params: dict) -> QuerySet:
 
 
 def sponsors_chart(actor: Actor, params: dict) -> list[tuple[str, int]]:
-    """How many organisations are flagged, by reason: one grouped query over the holders, in SQL."""
-    sponsor, agent = holders_of("sponsor"), holders_of("ra_agent")
+    """How many organisations are flagged, by reason: the grouped holder counts and one COUNT."""
     organisations = _organisations(actor, params).order_by()
-    holders = _live_holders(sponsor + agent).filter(position__organisation__in=organisations.values("id"))
-    counts = holders.order_by().values("position__organisation_id").annotate(
-        s=Count("person_id", distinct=True, filter=Q(position__activities__in=sponsor)),
-        e=Count("person_id", distinct=True),
-    ).filter(position__organisation__kind=Organisation.Kind.PHARMACY)
-    with_holders = holders.order_by().values("position__organisation_id").distinct().count()
-    none = organisations.count() - with_holders
-    no_sponsor = counts.filter(s=0).count()
-    too_few = counts.filter(s__gt=0, e__lt=2).count()
-    return [(FLAGS[0], none), (FLAGS[1], no_sponsor), (FLAGS[2], too_few)]
+    wanted = params.get("kind")
+    counts = [(org, kind, s, e) for org, kind, s, e in _holder_counts(actor, params) if not wanted or kind == wanted]
+    open_ids = set(organisations.filter(id__in=[c[0] for c in counts]).values_list("id", flat=True)) if counts else set()
+    reasons = [_flag_of(kind, s, e) for org, kind, s, e in counts if org in open_ids]
+    none = organisations.count() - len(open_ids)
+    return [(FLAGS[0], none), (FLAGS[1], reasons.count(FLAGS[1])), (FLAGS[2], reasons.count(FLAGS[2]))]
 
 
 _register(Report(
@@ -540,10 +559,11 @@ def record_run(actor: Actor, report: Report, params: dict, *, shown: int | None,
     """One ledger entry per report run (rule PP15). The targeted audit is recorded as a ledger search."""
     if report.name == "targeted-audit":
         filters = search.EntryFilter(person=params.get("person") or None, organisation=params.get("organisation") or None)
-        search.record_search(actor, filters, shown if shown is not None else -1)
+        search.record_search(actor, filters, shown)  # None: a CSV download, every row
         return
     acting = permissions.authorise(actor, report.needs)
-    described = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in params.items() if v not in (None, "", False)}
+    described = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in params.items()
+                 if v not in (None, "", False) and not k.startswith("_")}
     ledger.atomic_record("report.read", actor=acting, target_type="report", target_id=report.name,
                          after={"report": report.name, "params": described, "format": fmt, "shown": shown},
                          organisation_code=params.get("organisation") or None)

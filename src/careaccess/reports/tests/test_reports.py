@@ -312,3 +312,14 @@ def test_review_completion_rule_pp6(world, clock):
     assert [r["organisation_code"] for r in rows(world.sponsor, "review-completion")] == ["PHA01"]
     assert sum(n for _, n in run(world.manager, "review-completion").chart) == 2
     assert p1.pk
+
+
+@pytest.mark.django_db
+def test_targeted_audit_as_csv_is_one_ledger_search(client, world):
+    sign_in(client, world.auditor)
+    before = ledger_size()
+    response = client.get("/reports/targeted-audit.csv", {"person": world.ann.uid})
+    table = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert table[0][:3] == ["Entry", "Recorded", "Kind"] and "person.created" in {r[2] for r in table[1:]}
+    assert ledger_size() == before + 1 and Entry.objects.get(index=before).action == "audit.searched"
+    assert client.get("/reports/targeted-audit.csv").status_code == 400  # a person or organisation is needed
