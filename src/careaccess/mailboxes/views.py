@@ -143,6 +143,15 @@ def report(request, reference):
     return response
 
 
+@staff_required(capabilities=("local_administrator",))
+def homes(request):
+    """The care homes (units with mailboxes) of the organisations this administrator administers."""
+    sponsors = selectors.administered_sponsors(request.actor, "mailbox.manage")
+    units = (OrganisationalUnit.objects.filter(organisation__in=sponsors, mailboxes__isnull=False)
+             .select_related("organisation").distinct().order_by("name"))
+    return render(request, "mailboxes/homes.jinja", {"units": units})
+
+
 @signin_required
 @require_http_methods(["GET", "POST"])
 def home(request, unit_id):

@@ -99,7 +99,9 @@ def test_nm9_nm11_home_page(client, world):
     app = services.approve(world.admin, app)
     login(client, world.other_admin)
     assert client.get(f"/mailboxes/homes/{app.unit_id}").status_code == 404
+    assert "Rose Lodge" not in client.get("/mailboxes/homes").content.decode()
     login(client, world.admin)
+    assert f'/mailboxes/homes/{app.unit_id}"' in client.get("/mailboxes/homes").content.decode()
     shared = SharedMailbox.objects.get()
     page = client.post(f"/mailboxes/homes/{app.unit_id}", {"action": "member", "shared": shared.id,
                                                            "member": "zoe.obrien@mail.example.org", "permission": "send_as"})
