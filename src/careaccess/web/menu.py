@@ -121,6 +121,7 @@ ACTION_PAGES: dict[str, str] = {
     "reinstatement.check": "lifecycle:reinstatements",
     "mailbox.assess": "mailboxes:queue",
     "mailbox.decide": "mailboxes:queue",
+    "mailbox.manage": "mailboxes:homes",
 }
 
 
