@@ -66,3 +66,6 @@ class ReadLog(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["actor_uid", "at"], name="interop_readlog_actor_at")]
+
+
+from careaccess.interop.oidc.models import OidcClient, OidcCode, OidcJti, OidcToken  # noqa: E402,F401

@@ -1,0 +1,196 @@
+"""The Authlib authorization server: authorization code with PKCE (S256 only) and OpenID Connect,
+refresh tokens (rotated on use), client authentication by client_secret_basic or private_key_jwt."""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+
+from authlib.integrations.django_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core.grants import OpenIDCode
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from careaccess.core import clock
+from careaccess.core.audit import ledger
+from careaccess.core.context import Actor
+
+from . import claims, keys
+from .models import OidcClient, OidcCode, OidcJti, OidcToken, digest
+
+CODE_LIFETIME = 60  # seconds
+ACCESS_TOKEN_LIFETIME = 600  # seconds; refresh tokens renew them
+TOKEN_METHODS = ["client_secret_basic", "private_key_jwt"]
+
+issuer_var: contextvars.ContextVar[str] = contextvars.ContextVar("oidc_issuer", default="")
+
+
+def issuer() -> str:
+    return getattr(settings, "CAREACCESS_OIDC_ISSUER", "") or issuer_var.get()
+
+
+def token_endpoint() -> str:
+    return issuer() + "/token"
+
+
+class S256Challenge(CodeChallenge):
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send a code_challenge", redirect_uri=redirect_uri)
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256", redirect_uri=redirect_uri)
+        return super().validate_code_challenge(grant, redirect_uri)
+
+    def get_authorization_code_challenge_method(self, authorization_code):
+        return authorization_code.code_challenge_method
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_METHODS
+
+    def save_authorization_code(self, code, request):
+        person = request.user
+        data = request.payload.data
+        OidcCode.objects.create(
+            code_digest=digest(code), client=request.client, person=person,
+            redirect_uri=request.payload.redirect_uri or "", scope=request.payload.scope or "",
+            nonce=data.get("nonce", ""), code_challenge=data["code_challenge"],
+            code_challenge_method=data["code_challenge_method"], auth_time=person.oidc_auth_time,
+            acr=person.oidc_acr, amr=" ".join(person.oidc_amr),
+            selected_assignment_id=person.oidc_selected, session_id=person.oidc_sid, created_at=clock.now(),
+        )
+
+    def query_authorization_code(self, code, client):
+        now = clock.now()
+        # Claim the code in one conditional UPDATE: a second redemption (or a concurrent one) finds
+        # it used and gets invalid_grant. A failed PKCE check also spends the code.
+        claimed = OidcCode.objects.filter(
+            code_digest=digest(code), client=client, used_at__isnull=True,
+            created_at__gt=now - dt.timedelta(seconds=CODE_LIFETIME),
+        ).update(used_at=now)
+        if not claimed:
+            return None
+        return OidcCode.objects.select_related("person").get(code_digest=digest(code))
+
+    def delete_authorization_code(self, authorization_code):
+        pass  # spent in query_authorization_code; kept for the record
+
+    def authenticate_user(self, authorization_code):
+        return authorization_code.person
+
+
+class RefreshGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        token = OidcToken.objects.select_related("person", "client").filter(
+            refresh_digest=digest(refresh_token), revoked_at__isnull=True).first()
+        if token is None or token.person.status != "active":
+            return None
+        return token
+
+    def authenticate_user(self, refresh_token):
+        return refresh_token.person
+
+    def revoke_old_credential(self, refresh_token):
+        revoked = OidcToken.objects.filter(pk=refresh_token.pk, revoked_at__isnull=True).update(revoked_at=clock.now())
+        if not revoked:
+            raise grants.InvalidGrantError("the refresh token was used already")
+
+
+class OpenID(OpenIDCode):
+    def exists_nonce(self, nonce, request):
+        return OidcCode.objects.filter(client=request.client, nonce=nonce).exists()
+
+    def resolve_client_private_key(self, client):
+        return keys.signing_key()
+
+    def get_client_algorithm(self, client):
+        return keys.ALG
+
+    def get_encode_header(self, client):
+        return {"alg": keys.ALG, "kid": keys.signing_key().kid, "typ": "JWT"}
+
+    def get_client_claims(self, client):
+        return {"iss": issuer(), "aud": [client.client_id], "exp": int(clock.now().timestamp()) + 600}
+
+    def generate_user_info(self, user, scope):
+        code = self.current_code
+        info = claims.user_info(user, scope, acr=code.acr, selected_assignment_id=code.selected_assignment_id)
+        if code.session_id:
+            info["sid"] = code.session_id
+        return info
+
+    def encode_id_token(self, token, request):
+        self.current_code = request.authorization_code
+        return super().encode_id_token(token, request)
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def get_audiences(self):
+        return [token_endpoint(), issuer()]
+
+    def validate_jti(self, claims_, jti):
+        try:
+            with transaction.atomic():
+                OidcJti.objects.create(client_id=str(claims_["sub"]), jti=str(jti)[:200], seen_at=clock.now())
+        except IntegrityError:
+            return False
+        return True
+
+    def resolve_client_public_key(self, client):
+        from joserfc.jwk import KeySet
+
+        return KeySet.import_key_set(client.public_jwks())
+
+
+class Server(AuthorizationServer):
+    def load_config(self, config):
+        merged = {"refresh_token_generator": True,
+                  "token_expires_in": {"authorization_code": ACCESS_TOKEN_LIFETIME, "refresh_token": ACCESS_TOKEN_LIFETIME}}
+        merged.update(config or {})
+        super().load_config(merged)
+
+    def query_client(self, client_id):
+        return OidcClient.objects.filter(client_id=client_id).first()
+
+    def save_token(self, token, request):
+        now = clock.now()
+        code = request.authorization_code
+        source = code if code is not None else request.refresh_token
+        with transaction.atomic():
+            item = OidcToken.objects.create(
+                client=request.client, person=request.user, access_digest=digest(token["access_token"]),
+                refresh_digest=digest(token["refresh_token"]) if token.get("refresh_token") else None,
+                scope=token.get("scope", ""), issued_at=now, expires_in=token["expires_in"],
+                auth_time=source.auth_time, acr=source.acr, amr=source.amr,
+                selected_assignment_id=source.selected_assignment_id, session_id=source.session_id,
+            )
+            ledger.record(
+                "oidc.token_issued", actor=Actor.system(f"oidc:{request.client.client_id}"),
+                target_type="oidc_token", target_id=item.pk, person_uid=request.user.uid,
+                after={"client": request.client.client_id, "grant": request.payload.grant_type,
+                       "scope": item.scope, "refresh": bool(item.refresh_digest)},
+            )
+        return item
+
+
+def build_server() -> Server:
+    server = Server(OidcClient, OidcToken)
+    server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
+    server.register_grant(CodeGrant, [S256Challenge(required=True), OpenID(require_nonce=False)])
+    server.register_grant(RefreshGrant)
+    return server
+
+
+server = build_server()

@@ -1,0 +1,139 @@
+"""OpenID Connect endpoints: discovery, JWKS, authorization (consent and role selection on the
+NHS.UK shell, signed in through the web sign-in), token, userinfo."""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from careaccess.core import clock
+from careaccess.web import auth
+
+from . import claims, keys
+from .models import OidcToken, digest
+from .server import TOKEN_METHODS, issuer, issuer_var, server
+
+
+def _set_issuer(request) -> str:
+    issuer_var.set(request.build_absolute_uri("/oidc"))
+    return issuer()
+
+
+def session_id(request) -> str:
+    key = request.session.session_key or ""
+    return digest("sid:" + key)[:32] if key else ""
+
+
+@require_GET
+def discovery(request):
+    iss = _set_issuer(request)
+    return JsonResponse({
+        "issuer": iss,
+        "authorization_endpoint": iss + "/authorize",
+        "token_endpoint": iss + "/token",
+        "userinfo_endpoint": iss + "/userinfo",
+        "jwks_uri": iss + "/jwks",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [keys.ALG],
+        "scopes_supported": list(claims.SCOPES),
+        "token_endpoint_auth_methods_supported": TOKEN_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "PS256"],
+        "code_challenge_methods_supported": ["S256"],
+        "acr_values_supported": sorted(claims.AAL_BY_ACR),
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
+                             "nhsid_useruid", "name", "given_name", "family_name", "title", "email",
+                             "nhsid_user_orgs", "nhsid_nrbac_roles", "selected_roleid",
+                             "id_assurance_level", "authentication_assurance_level"],
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+    })
+
+
+@require_GET
+def jwks(request):
+    return JsonResponse(keys.jwks())
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def authorize(request):
+    _set_issuer(request)
+    current = auth.shell(request)
+    if current is None:
+        return auth.sign_in_redirect(request)
+    person = current.person
+    try:
+        grant = server.get_consent_grant(request, end_user=person)
+    except OAuth2Error as error:
+        # A bad client or redirect URI is never redirected to: Authlib answers here (400).
+        return server.handle_error_response(request, error)
+    client = grant.client
+    scope = grant.request.payload.scope or ""
+    live = claims.live_assignments(person)
+    needs_role = "selectedrole" in scope.split() and len(live) >= 2
+    error = None
+    if request.method == "POST":
+        if request.POST.get("decision") != "allow":
+            return server.create_authorization_response(request, grant_user=None, grant=grant)
+        selected = live[0].id if len(live) == 1 else None
+        if needs_role:
+            chosen = request.POST.get("role", "")
+            selected = next((a.id for a in live if str(a.id) == chosen), None)
+            if selected is None:
+                error = "Choose the role you act in"
+        if error is None:
+            amr, acr = claims.sign_in_method(request.session)
+            last_login = getattr(request.user, "last_login", None) or clock.now()
+            person.oidc_amr, person.oidc_acr = amr, acr
+            person.oidc_auth_time = int(last_login.timestamp())
+            person.oidc_selected = selected
+            person.oidc_sid = session_id(request)
+            return server.create_authorization_response(request, grant_user=person, grant=grant)
+    descriptions = [claims.SCOPES[s] for s in scope.split() if s in claims.SCOPES]
+    roles = [{"value": str(a.id), "text": f"{claims.role_entry(a)['role_name']} at {a.position.organisation.name}",
+              "hint": {"text": f"{a.position.name} ({a.position.organisation.code}), role profile {a.id}"}}
+             for a in live]
+    return render(request, "oidc/authorize.jinja", {
+        "client": client, "descriptions": descriptions, "roles": roles if needs_role else [],
+        "role_error": error, "action": request.get_full_path(),
+    }, status=400 if error else 200)
+
+
+@csrf_exempt
+@require_POST
+def token(request):
+    _set_issuer(request)
+    return server.create_token_response(request)
+
+
+def _bearer_error(description: str) -> HttpResponse:
+    response = JsonResponse({"error": "invalid_token", "error_description": description}, status=401)
+    response["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{description}"'
+    return response
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def userinfo(request):
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        response = JsonResponse({"error": "invalid_request"}, status=401)
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    item = (OidcToken.objects.select_related("person").filter(access_digest=digest(header[7:].strip())).first())
+    if item is None or item.is_revoked() or item.is_expired():
+        return _bearer_error("the access token is unknown, expired or revoked")
+    if "openid" not in item.scope.split():
+        response = JsonResponse({"error": "insufficient_scope"}, status=403)
+        response["WWW-Authenticate"] = 'Bearer error="insufficient_scope", scope="openid"'
+        return response
+    return JsonResponse(claims.user_info(item.person, item.scope, acr=item.acr,
+                                         selected_assignment_id=item.selected_assignment_id))
