@@ -15,5 +15,6 @@ urlpatterns = [
     path("reports/", include("careaccess.reports.urls")),
     path("lifecycle/", include("careaccess.lifecycle.urls")),
     path("mailboxes/", include("careaccess.mailboxes.urls")),
+    path("oidc/", include("careaccess.interop.oidc.urls")),
     path("", include("careaccess.web.urls")),
 ]
