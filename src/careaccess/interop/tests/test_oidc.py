@@ -275,3 +275,23 @@ def test_key_rotation_keeps_previous_public_key(client, browser, rp):
     assert (keys.key_dir() / "current.pem").stat().st_mode & 0o777 == 0o600
     keys.rotate()
     assert old_kid not in [k["kid"] for k in keys.jwks()["keys"]]
+
+
+def test_cli_registers_clients_and_rotates_keys(db, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("oidc", "client", "add", "--name", "Portal", "--redirect-uri", REDIRECT, stdout=out)
+    assert "client_id:" in out.getvalue() and "client_secret:" in out.getvalue()
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps({"keys": [ECKey.generate_key("P-256").as_dict(private=False)]}))
+    out = StringIO()
+    call_command("oidc", "client", "add", "--name", "JWT portal", "--redirect-uri", REDIRECT,
+                 "--auth-method", "private_key_jwt", "--jwks", str(jwks_file), stdout=out)
+    assert "client_secret" not in out.getvalue()
+    assert Entry.objects.filter(action="oidc.client_added").count() == 2
+    before = keys.signing_key().kid
+    call_command("oidc", "rotate-key", stdout=StringIO())
+    assert [k["kid"] for k in keys.jwks()["keys"]][1] == before
