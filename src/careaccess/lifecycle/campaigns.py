@@ -87,10 +87,30 @@ def _reviewers(service: Service, org_ids: list[int], today: dt.date) -> dict[int
     return result
 
 
+def _insert_select(table: str, columns: tuple[str, ...], queryset) -> int:
+    """One INSERT ... SELECT: the queryset's annotated columns, in `columns` order, into `table`."""
+    from django.db import connection
+
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) {sql}", params)
+        return cursor.rowcount
+
+
+ITEM_COLUMNS = ("campaign_id", "kind", "person_id", "assignment_id", "account_id", "decision", "reason")
+
+
 def open_due_campaigns(*, actor: Actor = SYSTEM, dry_run: bool = False, progress: Progress | None = None,
                        services: list[Service] | None = None) -> SweepResult:
     """Open a campaign for every organisation and service whose last one opened `review_months` ago
-    or more (or never), with its items. A second run the same day opens nothing."""
+    or more (or never), with its items. A second run the same day opens nothing.
+
+    Per service: one query for the organisations due, the campaigns bulk-inserted in batches, then
+    the items with two INSERT ... SELECT statements (positions, accounts) joined to the campaigns this
+    run made (their `created_at` is this run's instant); one audit entry per batch of campaigns."""
+    from django.db.models import BigIntegerField, CharField, F, Value
+    from django.db.models.functions import Cast
+
     result = SweepResult("campaigns", dry_run)
     today = clock.today()
     live = live_assignment_filter(today)
@@ -98,65 +118,71 @@ def open_due_campaigns(*, actor: Actor = SYSTEM, dry_run: bool = False, progress
         cutoff = add_months(today, -service.review_months)
         recent = set(Campaign.objects.filter(service=service, opens_on__gt=cutoff)
                      .values_list("organisation_id", flat=True))
-        assignment_items = (Assignment.objects.filter(live, position__service_roles__service=service)
-                            .values_list("id", "person_id", "position__organisation_id").distinct())
-        account_items = (Account.objects.filter(live_assignment_filter(today, "person__assignments__"),
-                                                service=service, state=Account.State.ACTIVE)
-                         .values_list("id", "person_id", "person__assignments__position__organisation_id").distinct())
-        org_ids = sorted((set(assignment_items.values_list("position__organisation_id", flat=True).distinct())
-                          | set(account_items.values_list("person__assignments__position__organisation_id", flat=True)
-                                .distinct())) - recent)
+        assignment_orgs = (Assignment.objects.filter(live, position__service_roles__service=service)
+                           .values_list("position__organisation_id", flat=True).distinct())
+        account_orgs = (Account.objects.filter(live_assignment_filter(today, "person__assignments__"),
+                                               service=service, state=Account.State.ACTIVE)
+                        .values_list("person__assignments__position__organisation_id", flat=True).distinct())
+        org_ids = sorted((set(assignment_orgs) | set(account_orgs)) - recent)
         if dry_run:
             codes = dict(Organisation.objects.filter(id__in=org_ids).values_list("id", "code")) if len(org_ids) < 10000 else {}
             result.changes += [f"open a {service.name} review for {codes.get(o, o)}" for o in org_ids]
             result.add("campaigns opened", len(org_ids))
             continue
+        if not org_ids:
+            continue
         _, decision_days = review_policy(service)
         due_on = today + dt.timedelta(days=decision_days)
         reviewers = _reviewers(service, org_ids, today)
-        done = 0
-        for chunk in batched(org_ids):
-            chunk = list(chunk)
-            with transaction.atomic():
-                now = clock.now()
+        with transaction.atomic():
+            now = clock.now()
+            done = 0
+            for chunk in batched(org_ids, 5000):
                 Campaign.objects.bulk_create(
                     [Campaign(service=service, organisation_id=o, reviewer_id=reviewers.get(o), opens_on=today,
-                              due_on=due_on, created_at=now) for o in chunk], ignore_conflicts=True)
-                # Only the campaigns this run made (another worker's run the same day made none here).
-                made = dict(Campaign.objects.filter(service=service, opens_on=today, organisation_id__in=chunk,
-                                                    items__isnull=True).values_list("organisation_id", "id"))
-                items = [CampaignItem(campaign_id=made[o], kind=CampaignItem.Kind.ASSIGNMENT, person_id=p,
-                                      assignment_id=a)
-                         for a, p, o in assignment_items.filter(position__organisation_id__in=list(made)) if o in made]
-                items += [CampaignItem(campaign_id=made[o], kind=CampaignItem.Kind.ACCOUNT, person_id=p, account_id=a)
-                          for a, p, o in account_items.filter(person__assignments__position__organisation_id__in=list(made))
-                          if o in made]
-                CampaignItem.objects.bulk_create(items, batch_size=2000)
-                counts = defaultdict(int)
-                for item in items:
-                    counts[item.campaign_id] += 1
-                orgs = dict(Organisation.objects.filter(id__in=list(made)).values_list("id", "code"))
-                emails = dict(Person.objects.filter(id__in=[reviewers[o] for o in made if o in reviewers])
-                              .values_list("id", "email"))
-                for org_id, campaign_id in sorted(made.items()):
-                    ledger.record("review.campaign_opened", actor=actor, target_type="review_campaign",
-                                  target_id=campaign_id, organisation_code=orgs[org_id],
-                                  after={"service": service.code, "items": counts[campaign_id],
-                                         "reviewer": reviewers.get(org_id), "due_on": due_on},
-                                  reason=f"periodic review every {service.review_months} months (rule PP6)")
-                queue_messages(
-                    (emails.get(reviewers.get(o), ""), f"Review the {service.name} access of {orgs[o]} by {due_on}",
-                     f"A review of everyone with {service.name} access at {orgs[o]} is open ({counts[c]} items). "
-                     f"Keep or revoke each, with a reason, by {due_on.isoformat()} at "
-                     f"{policy.site_url()}/lifecycle/reviews/{c} (rule PP6). Anything undecided then goes to the "
-                     f"RA manager.\n", "lifecycle.review", f"review:{c}") for o, c in made.items())
-                result.changes += [f"opened a {service.name} review for {orgs[o]} ({counts[c]} items)"
-                                   for o, c in sorted(made.items())]
-                result.add("campaigns opened", len(made))
-                result.add("items", len(items))
-            done += len(chunk)
-            if progress:
-                progress("campaigns opened", done, len(org_ids))
+                              due_on=due_on, created_at=now) for o in chunk], ignore_conflicts=True, batch_size=5000)
+                done += len(chunk)
+                if progress:
+                    progress("campaigns opened", done, len(org_ids))
+            # This run's campaigns (a concurrent run's, made at another instant, are left to it).
+            mine = {"service": service.id, "opens_on": today, "created_at": now}
+            assignments = (Assignment.objects.filter(
+                live, position__service_roles__service=service,
+                **{f"position__organisation__review_campaigns__{k}": v for k, v in mine.items()})
+                .annotate(c0=F("position__organisation__review_campaigns__id"),
+                          c1=Value(CampaignItem.Kind.ASSIGNMENT, output_field=CharField()),
+                          c2=F("person_id"), c3=F("id"), c4=Cast(Value(None), BigIntegerField()),
+                          c5=Value("", output_field=CharField()), c6=Value("", output_field=CharField()))
+                .values_list("c0", "c1", "c2", "c3", "c4", "c5", "c6").distinct().order_by())
+            accounts = (Account.objects.filter(
+                live_assignment_filter(today, "person__assignments__"), service=service, state=Account.State.ACTIVE,
+                **{f"person__assignments__position__organisation__review_campaigns__{k}": v for k, v in mine.items()})
+                .annotate(c0=F("person__assignments__position__organisation__review_campaigns__id"),
+                          c1=Value(CampaignItem.Kind.ACCOUNT, output_field=CharField()),
+                          c2=F("person_id"), c3=Cast(Value(None), BigIntegerField()), c4=F("id"),
+                          c5=Value("", output_field=CharField()), c6=Value("", output_field=CharField()))
+                .values_list("c0", "c1", "c2", "c3", "c4", "c5", "c6").distinct().order_by())
+            items = _insert_select(CampaignItem._meta.db_table, ITEM_COLUMNS, assignments)
+            items += _insert_select(CampaignItem._meta.db_table, ITEM_COLUMNS, accounts)
+            made = list(Campaign.objects.filter(**mine).annotate(n=Count("items")).order_by("id")
+                        .values_list("id", "organisation_id", "organisation__code", "reviewer__email", "n"))
+            for batch in batched(made):
+                ledger.record("review.campaigns_opened", actor=actor, target_type="review_campaign",
+                              target_id=f"{batch[0][0]}-{batch[-1][0]}",
+                              after={"service": service.code, "due_on": due_on,
+                                     "campaigns": {str(c): {"organisation": code, "items": n}
+                                                   for c, _, code, _, n in batch}},
+                              reason=f"periodic review every {service.review_months} months (rule PP6)")
+            queue_messages(
+                (email or "", f"Review the {service.name} access of {code} by {due_on}",
+                 f"A review of everyone with {service.name} access at {code} is open ({n} items). Keep or revoke "
+                 f"each, with a reason, by {due_on.isoformat()} at {policy.site_url()}/lifecycle/reviews/{c} "
+                 f"(rule PP6). Anything undecided then goes to the RA manager.\n", "lifecycle.review", f"review:{c}")
+                for c, _, code, email, n in made)
+            result.changes += [f"opened a {service.name} review for {code} ({n} items)"
+                               for c, _, code, _, n in made[:10000]]
+            result.add("campaigns opened", len(made))
+            result.add("items", items)
     return result
 
 
