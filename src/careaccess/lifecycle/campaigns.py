@@ -6,7 +6,8 @@ undecided at the deadline escalates to the RA manager and, where the service's r
 says so, is suspended.
 
 Opening is set-based: a handful of queries per service whatever the number of organisations, the
-campaigns and their items written with bulk_create in batches, one audit entry per campaign.
+campaigns bulk-inserted, their items by INSERT ... SELECT, one audit entry per batch of campaigns
+(opening a review changes nobody's access; the decisions are audited one by one).
 """
 
 from __future__ import annotations
