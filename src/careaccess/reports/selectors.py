@@ -406,7 +406,11 @@ def sponsors_agents(actor: Actor, params: dict) -> QuerySet:
 
 
 def sponsors_chart(actor: Actor, params: dict) -> list[tuple[str, int]]:
-    """How many organisations are flagged, by reason: the grouped holder counts and one COUNT."""
+    """How many organisations are flagged, by reason: the grouped holder counts and one COUNT. Drawn
+    with the flagged organisations only (whose page already made the counts), so the full list's
+    first page stays an index walk."""
+    if not params.get("flagged_only"):
+        return []
     organisations = _organisations(actor, params).order_by()
     wanted = params.get("kind")
     counts = [(org, kind, s, e) for org, kind, s, e in _holder_counts(actor, params) if not wanted or kind == wanted]

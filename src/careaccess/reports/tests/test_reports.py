@@ -131,7 +131,8 @@ def test_sponsors_and_ra_agents_per_organisation_rule_ds4(world):
     flagged = [r["code"] for r in rows(world.manager, "sponsors-agents", flagged_only="yes")]
     assert flagged == ["GPA01", "PHA01", "PHA03"]
     assert [r["code"] for r in rows(world.manager, "sponsors-agents", kind="pharmacy", flagged_only="yes")] == ["PHA01", "PHA03"]
-    chart = dict(run(world.manager, "sponsors-agents").chart)
+    assert run(world.manager, "sponsors-agents").chart == []
+    chart = dict(run(world.manager, "sponsors-agents", flagged_only="yes").chart)
     assert chart == {"no sponsor or RA agent": 1, "pharmacy with no sponsor": 1,
                      "pharmacy with fewer than two sponsors or RA agents": 1}
 
