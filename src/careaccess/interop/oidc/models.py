@@ -159,3 +159,6 @@ class OidcJti(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client_id", "jti"], name="interop_oidcjti_unique")]
+
+
+from . import logout  # noqa: E402,F401  (connects the back-channel logout to sign-out)

@@ -14,6 +14,7 @@ from careaccess.core import clock
 from careaccess.web import auth
 
 from . import claims, keys
+from .logout import session_id
 from .models import OidcToken, digest
 from .server import TOKEN_METHODS, issuer, issuer_var, server
 
@@ -21,11 +22,6 @@ from .server import TOKEN_METHODS, issuer, issuer_var, server
 def _set_issuer(request) -> str:
     issuer_var.set(request.build_absolute_uri("/oidc"))
     return issuer()
-
-
-def session_id(request) -> str:
-    key = request.session.session_key or ""
-    return digest("sid:" + key)[:32] if key else ""
 
 
 @require_GET
