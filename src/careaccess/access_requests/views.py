@@ -16,6 +16,7 @@ summary (InvalidInput, Conflict) or the 403 page (Forbidden).
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404
@@ -27,7 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from careaccess.core import permissions
 from careaccess.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from careaccess.directory.models import Organisation, Position, Service
-from careaccess.web.auth import forbidden, staff_required
+from careaccess.web.auth import forbidden, shell, staff_required
 
 from . import forms, rules, selectors, services
 from .models import AccessRequest, Batch
@@ -115,8 +116,8 @@ def no_such_queue(request, path: str):
 @staff_required(capabilities=("service_desk", "authoriser", "sponsor", "lead_correspondent"))
 def to_validate(request):
     """The home page's "Validate requests": the desk's queue for the desk, else the authoriser's."""
-    shell = request._careaccess_shell
-    desk = shell.acting is not None and "service_desk" in shell.acting.capabilities
+    acting = shell(request).acting
+    desk = acting is not None and "service_desk" in acting.capabilities
     return redirect("requests:queue-desk" if desk else "requests:queue-authoriser")
 
 
@@ -134,7 +135,6 @@ def raise_choose(request):
         query = {"organisation": form.cleaned_data["organisation"]}
         if form.cleaned_data.get("service"):
             query["service"] = form.cleaned_data["service"]
-        from urllib.parse import urlencode
         return redirect(f"{reverse('requests:raise-kind', args=[form.cleaned_data['kind']])}?{urlencode(query)}")
     if request.method == "GET" and len(organisations) == 1:
         form.initial["organisation"] = organisations[0].code
