@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from authlib.common.security import generate_token
+from authlib.oauth2.rfc6749.parameters import parse_authorization_code_response, prepare_grant_uri
 from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.contrib.auth import get_user_model
@@ -58,10 +59,10 @@ def basic(client_id: str, secret: str) -> dict:
 
 def authorize(browser, client_id, *, scope="openid profile", verifier=None, redirect=REDIRECT, post=None, nonce=None):
     verifier = verifier or generate_token(48)
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect, "scope": scope,
-              "state": "st4te", "nonce": nonce or generate_token(16), "code_challenge": create_s256_code_challenge(verifier),
-              "code_challenge_method": "S256"}
-    url = "/oidc/authorize?" + urlencode(params)
+    # Authlib's client helper builds the authorization request, as a relying service would.
+    url = prepare_grant_uri("/oidc/authorize", client_id, "code", redirect_uri=redirect, scope=scope,
+                            state="st4te", nonce=nonce or generate_token(16),
+                            code_challenge=create_s256_code_challenge(verifier), code_challenge_method="S256")
     page = browser.get(url, secure=True)
     assert page.status_code == 200, page.content
     response = browser.post(url, {"decision": "allow", **(post or {})}, secure=True)
@@ -72,9 +73,7 @@ def code_from(response) -> str:
     assert response.status_code == 302, response.content
     location = urlsplit(response["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
-    query = parse_qs(location.query)
-    assert query["state"] == ["st4te"]
-    return query["code"][0]
+    return parse_authorization_code_response(response["Location"], state="st4te")["code"]
 
 
 def redeem(web, code, verifier, headers, extra=None):
