@@ -151,3 +151,48 @@ class UnlockCode(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class TotpDevice(models.Model):
+    """A person's TOTP authenticator (RFC 6238, 30-second steps, 6 digits). One confirmed device
+    per person; an enrolment in progress is an unconfirmed row, replaced by a new start."""
+
+    person = models.ForeignKey("directory.Person", on_delete=models.PROTECT, related_name="totp_devices")
+    secret = models.CharField(max_length=64)  # base32; the server must read it back to check codes
+    created_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(default=0)  # a code's time step is accepted once (no replay)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["person", "confirmed_at"], name="totp_person_confirmed")]
+
+
+class RecoveryCode(models.Model):
+    """A single-use recovery code for the second factor; only its SHA-256 is kept (the codes are
+    random, 50 bits, so a slow hash adds nothing)."""
+
+    person = models.ForeignKey("directory.Person", on_delete=models.PROTECT, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["person", "used_at"], name="recovery_person_used")]
+
+
+class BreachReport(models.Model):
+    """A person's report that their credentials may be compromised (rule PP4): the password was
+    changed at once, the RA was told; the RA records what it did about it."""
+
+    person = models.ForeignKey("directory.Person", on_delete=models.PROTECT, related_name="breach_reports")
+    description = models.TextField()
+    reported_at = models.DateTimeField()
+    password_changed_at = models.DateTimeField()
+    client = models.CharField(max_length=100, blank=True, default="")
+
+    class Meta:
+        ordering = ["-reported_at", "-id"]
+

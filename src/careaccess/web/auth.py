@@ -21,6 +21,11 @@ from careaccess.core.context import Actor
 from careaccess.directory.models import Person
 
 SESSION_ASSIGNMENT = "careaccess.assignment_id"
+# Set at sign-in for staff who must use a second factor and have none: every page but the
+# enrolment pages (marked `second_factor_exempt`) sends them to set one up first.
+SESSION_MUST_ENROL = "careaccess.must_enrol_second_factor"
+# A password checked, the second step not yet passed: {"person": pk, "at": iso time, "next": url}.
+SESSION_PENDING_SECOND_FACTOR = "careaccess.pending_second_factor"
 
 
 class NotSignedIn(Exception):
@@ -100,6 +105,14 @@ def choose_position_redirect(request: HttpRequest):
     return redirect(f"{reverse('web:choose-position')}?{urlencode({'next': request.get_full_path()})}")
 
 
+def enrol_redirect(request: HttpRequest):
+    return redirect(f"{reverse('credentials:totp-enrol')}?{urlencode({'next': request.get_full_path()})}")
+
+
+def _must_enrol(request: HttpRequest, view) -> bool:
+    return bool(request.session.get(SESSION_MUST_ENROL)) and not getattr(view, "second_factor_exempt", False)
+
+
 def signin_required(view):
     """The page needs a signed-in person (staff position or not). Sets `request.actor`."""
 
@@ -107,6 +120,8 @@ def signin_required(view):
     def wrapped(request, *args, **kwargs):
         if shell(request) is None:
             return sign_in_redirect(request)
+        if _must_enrol(request, view):
+            return enrol_redirect(request)
         request.actor = actor_for_request(request)
         return view(request, *args, **kwargs)
 
@@ -127,6 +142,8 @@ def staff_required(view=None, *, capabilities: tuple[str, ...] = ()):
             current = shell(request)
             if current is None:
                 return sign_in_redirect(request)
+            if _must_enrol(request, view):
+                return enrol_redirect(request)
             if current.needs_choice:
                 return choose_position_redirect(request)
             allowed = current.acting is not None and (

@@ -19,7 +19,8 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from careaccess.core import permissions
+from careaccess.core import clock, permissions
+from careaccess.credentials import authenticators
 from careaccess.core.errors import CareAccessError
 from careaccess.directory.models import Organisation
 from careaccess.directory.selectors import effective_access
@@ -62,6 +63,19 @@ def _after_sign_in(request, next_url: str | None):
     return redirect(next_url or reverse("web:home"))
 
 
+def complete_sign_in(request, person) -> None:
+    """Sign the person in on this session (after the password and, when they have one, the second factor)."""
+    request.session.pop(auth.SESSION_PENDING_SECOND_FACTOR, None)
+    login(request, person.user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session.pop(auth.SESSION_ASSIGNMENT, None)
+    request.session.pop(auth.SESSION_MUST_ENROL, None)
+    auth.forget_shell(request)
+
+
+def after_sign_in(request, next_url: str | None):
+    return _after_sign_in(request, _safe_next(request, next_url))
+
+
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
@@ -74,10 +88,18 @@ def sign_in(request):
     if request.method == "POST" and form.is_valid():
         result = services.sign_in(form.cleaned_data["username"], form.cleaned_data["password"], client=_client(request))
         if result.succeeded:
-            user = result.person.user
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            request.session.pop(auth.SESSION_ASSIGNMENT, None)
-            auth.forget_shell(request)
+            person = result.person
+            if authenticators.has_second_factor(person):
+                # The password was right; the second step (authenticator code) signs them in.
+                request.session.cycle_key()
+                request.session[auth.SESSION_PENDING_SECOND_FACTOR] = {
+                    "person": person.pk, "at": clock.now().isoformat(), "next": next_url, "tries": 0}
+                return redirect(reverse("credentials:verify"))
+            complete_sign_in(request, person)
+            if authenticators.enforced() and authenticators.requires_second_factor(person):
+                request.session[auth.SESSION_MUST_ENROL] = True
+                target = reverse("credentials:totp-enrol")
+                return redirect(f"{target}?{urlencode({'next': next_url})}" if next_url else target)
             return _after_sign_in(request, next_url)
         if result.locked_until is not None:
             form.add_error(None, locked_message(result.locked_until))

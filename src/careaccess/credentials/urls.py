@@ -1,0 +1,18 @@
+"""Pages under /account/: the second sign-in step, authenticator set-up and self-service (DS2, PP4)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "credentials"
+
+urlpatterns = [
+    path("", views.account, name="account"),
+    path("contact-details", views.contact_details, name="contact-details"),
+    path("password", views.change_password, name="change-password"),
+    path("report-a-breach", views.report_breach, name="report-breach"),
+    path("terms", views.terms, name="terms"),
+    path("verify", views.verify, name="verify"),
+    path("security", views.security, name="security"),
+    path("security/authenticator-app", views.totp_enrol, name="totp-enrol"),
+]
