@@ -15,6 +15,7 @@ urlpatterns = [
     path("reports/", include("careaccess.reports.urls")),
     path("lifecycle/", include("careaccess.lifecycle.urls")),
     path("mailboxes/", include("careaccess.mailboxes.urls")),
+    path("account/", include("careaccess.credentials.urls")),
     path("oidc/", include("careaccess.interop.oidc.urls")),
     path("", include("careaccess.web.urls")),
 ]
