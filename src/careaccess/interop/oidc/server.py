@@ -26,6 +26,9 @@ ACCESS_TOKEN_LIFETIME = 600  # seconds; refresh tokens renew them
 TOKEN_METHODS = ["client_secret_basic", "private_key_jwt"]
 
 issuer_var: contextvars.ContextVar[str] = contextvars.ContextVar("oidc_issuer", default="")
+# The code being redeemed, for generate_user_info (which Authlib calls without the request); a
+# context variable, not an attribute of the shared extension, so concurrent requests never mix.
+code_var: contextvars.ContextVar = contextvars.ContextVar("oidc_code", default=None)
 
 
 def issuer() -> str:
@@ -123,14 +126,14 @@ class OpenID(OpenIDCode):
         return {"iss": issuer(), "aud": [client.client_id], "exp": int(clock.now().timestamp()) + 600}
 
     def generate_user_info(self, user, scope):
-        code = self.current_code
+        code = code_var.get()
         info = claims.user_info(user, scope, acr=code.acr, selected_assignment_id=code.selected_assignment_id)
         if code.session_id:
             info["sid"] = code.session_id
         return info
 
     def encode_id_token(self, token, request):
-        self.current_code = request.authorization_code
+        code_var.set(request.authorization_code)
         return super().encode_id_token(token, request)
 
 
