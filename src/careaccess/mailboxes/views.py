@@ -155,14 +155,16 @@ def homes(request):
 @signin_required
 @require_http_methods(["GET", "POST"])
 def home(request, unit_id):
-    """A home's mailboxes: for the sponsor's administrators (everything) and its helpdesk (NM11)."""
+    """A home's mailboxes: for the sponsor's administrators (everything), its helpdesk (unlock and
+    reset, NM11) and its own users (report an account the home no longer needs, NM11)."""
     unit = OrganisationalUnit.objects.select_related("organisation").filter(pk=unit_id).first()
     if unit is None:
         raise Http404("no such home")
     is_admin = permissions.can(request.actor, "mailbox.manage", unit.organisation)
     is_helpdesk = HelpdeskDelegation.objects.filter(unit=unit, person_id=request.actor.person_id,
                                                     revoked_at__isnull=True).exists()
-    if not (is_admin or is_helpdesk):
+    is_member = Mailbox.objects.filter(unit=unit, person_id=request.actor.person_id).exists()
+    if not (is_admin or is_helpdesk or is_member):
         raise Http404("no such home")
     errors: dict[str, str] = {}
     done = ""
@@ -171,6 +173,8 @@ def home(request, unit_id):
         try:
             mailbox = Mailbox.objects.filter(unit=unit, pk=request.POST.get("mailbox") or 0).first()
             shared = SharedMailbox.objects.filter(unit=unit, pk=request.POST.get("shared") or 0).first()
+            if not (is_admin or is_helpdesk) and action != "report":
+                raise InvalidInput({"__all__": "The home's own users may only report accounts it no longer needs"})
             if action in ("reset", "unlock", "report") and mailbox is None:
                 raise InvalidInput({"mailbox": "Choose one of the home's accounts"})
             if action == "reset":
@@ -207,7 +211,7 @@ def home(request, unit_id):
         except CareAccessError as error:
             errors = _failure(error, "actions")
     return render(request, "mailboxes/home.jinja", {
-        "unit": unit, "is_admin": is_admin, "done": done, "err": _error_texts(errors),
+        "unit": unit, "is_admin": is_admin, "is_helpdesk": is_helpdesk or is_admin, "done": done, "err": _error_texts(errors),
         "errors": _summary(errors, "actions"),
         "mailboxes": Mailbox.objects.filter(unit=unit).select_related("person"),
         "shared": SharedMailbox.objects.filter(unit=unit),

@@ -66,7 +66,8 @@ def test_journey_from_public_application_to_first_sign_in(live_server, browser_p
     # NM1: the public page, first incomplete (error summary), then complete with the PDF.
     page.goto(f"{base}/mailboxes/apply")
     page.click("button:has-text('Send application')")
-    assert page.title().startswith("Error:") and page.locator(".nhsuk-error-summary").is_visible()
+    page.locator(".nhsuk-error-summary").wait_for(state="visible")
+    assert page.title().startswith("Error:")
     page.select_option("#sponsor", "QWO")
     for field, value in {"applicant_name": "Pat Manager", "applicant_role": "Registered manager",
                          "applicant_email": "pat.manager@roselodge.example", "home_name": "Rose Lodge",
@@ -90,9 +91,11 @@ def test_journey_from_public_application_to_first_sign_in(live_server, browser_p
     sign_in(page, base, admin.uid, ADMIN_PASSWORD)
     page.goto(f"{base}/mailboxes/applications")
     page.click(f"a:has-text('{reference}')")
+    page.wait_for_url(f"{base}/mailboxes/applications/{reference}")
     assert "matches" in page.locator("#cqc-check").inner_text()
     page.check("#ig_toolkit_checked")
     page.click("button:has-text('Record the assessment')")
+    page.wait_for_selector("text=Assessed by")
     page.click("button:has-text('Approve and create the accounts')")
     page.wait_for_selector("#state:has-text('Approved')")
     page.click("button:has-text('Sign out')")
@@ -108,5 +111,6 @@ def test_journey_from_public_application_to_first_sign_in(live_server, browser_p
     page.fill("#job_title", "Senior carer")
     page.check("#accept_aup")
     page.click("button:has-text('Continue')")
+    page.wait_for_selector("h1:has-text('Welcome')")
     assert "Welcome, Zoë O'Brien" in page.locator("h1").inner_text()
     assert Message.objects.filter(to=[mailbox.address], subject="Welcome to your mailbox").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 
 from careaccess.core.outbox.models import Message
 from careaccess.directory.models import Person
@@ -73,8 +74,7 @@ def test_nm6_queue_and_decision_pages_for_the_sponsors_administrators(client, wo
     assert client.get(f"/mailboxes/applications/{app.reference}").status_code == 404
     assert client.get(f"/mailboxes/applications/{app.reference}/report").status_code == 404
     assert client.post(f"/mailboxes/applications/{app.reference}", {"action": "reject", "reasons": "x"}).status_code == 404
-    client.logout()
-    assert client.get(f"/mailboxes/applications/{app.reference}/report").status_code == 302  # to sign in
+    assert Client().get(f"/mailboxes/applications/{app.reference}/report").status_code == 302  # to sign in
     login(client, world.admin)
     assert app.reference in client.get("/mailboxes/applications").content.decode()
     page = client.get(f"/mailboxes/applications/{app.reference}").content.decode()
@@ -128,3 +128,17 @@ def test_nm8_first_sign_in_through_the_web_sign_in(client, world):
     assert client.get("/mailboxes/first-sign-in").status_code == 302  # done; still signed in
     results = client.get("/mailboxes/directory", {"organisation": "Rose Lodge"}).content.decode()
     assert "zoe.obrien@mail.example.org" in results and "qwoicb.roselodgeleeds@mail.example.org" in results
+
+
+def test_nm11_a_homes_own_user_reports_an_account_it_no_longer_needs(client, world):
+    app = services.submit_application(application_data(), services.Report("r.pdf", PDF))
+    services.assess(world.admin, app, ig_toolkit_checked=True)
+    app = services.approve(world.admin, app)
+    zoe, jo = Mailbox.objects.get(person__given_name="Zoë"), Mailbox.objects.get(person__given_name="Jo")
+    client.force_login(zoe.person.user)
+    page = client.get(f"/mailboxes/homes/{app.unit_id}").content.decode()
+    assert "Report not needed" in page and "Reset password" not in page
+    refused = client.post(f"/mailboxes/homes/{app.unit_id}", {"action": "reset", "mailbox": jo.id})
+    assert "There is a problem" in refused.content.decode() and "may only report" in refused.content.decode()
+    done = client.post(f"/mailboxes/homes/{app.unit_id}", {"action": "report", "mailbox": jo.id, "reason": "left"})
+    assert "Deletion request" in done.content.decode()
