@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from careaccess.core import clock
 from careaccess.core.audit import ledger
 from careaccess.core.context import Actor
+from careaccess.directory.models import Person
 
 from . import claims, keys
 from .models import OidcClient, OidcCode, OidcJti, OidcToken, digest
@@ -96,7 +97,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         token = OidcToken.objects.select_related("person", "client").filter(
             refresh_digest=digest(refresh_token), revoked_at__isnull=True).first()
-        if token is None or token.person.status != "active":
+        if token is None or token.person.status != Person.Status.ACTIVE:
             return None
         return token
 

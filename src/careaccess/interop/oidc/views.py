@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from careaccess.core import clock
+from careaccess.directory.models import Person
 from careaccess.web import auth
 
 from . import claims, keys
@@ -125,7 +126,7 @@ def userinfo(request):
         response["WWW-Authenticate"] = "Bearer"
         return response
     item = (OidcToken.objects.select_related("person").filter(access_digest=digest(header[7:].strip())).first())
-    if item is None or item.is_revoked() or item.is_expired():
+    if item is None or item.is_revoked() or item.is_expired() or item.person.status != Person.Status.ACTIVE:
         return _bearer_error("the access token is unknown, expired or revoked")
     if "openid" not in item.scope.split():
         response = JsonResponse({"error": "insufficient_scope"}, status=403)

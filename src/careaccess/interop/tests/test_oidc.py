@@ -322,3 +322,15 @@ def test_back_channel_logout_on_sign_out(client, browser, world, monkeypatch, dj
     refused = client.post("/oidc/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                           secure=True, **basic(rp_client.client_id, secret))
     assert refused.json()["error"] == "invalid_grant"
+
+
+def test_suspended_person_loses_userinfo_and_refresh(client, browser, rp, world):
+    rp_client, secret = rp
+    response, verifier = authorize(browser, rp_client.client_id)
+    tokens = redeem(client, code_from(response), verifier, basic(rp_client.client_id, secret)).json()
+    Person.objects.filter(pk=world.holder.pk).update(status=Person.Status.SUSPENDED)
+    assert client.get("/oidc/userinfo", secure=True,
+                      HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").status_code == 401
+    refused = client.post("/oidc/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                          secure=True, **basic(rp_client.client_id, secret))
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
