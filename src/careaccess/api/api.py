@@ -62,6 +62,7 @@ api.add_router("", "careaccess.core.audit.api.router")  # /audit/entries: readin
 api.add_router("/requests", "careaccess.access_requests.api.router")
 api.add_router("/identity", "careaccess.identity.api.router")
 api.add_router("/cards", "careaccess.credentials.api.router")
+api.add_router("/mailboxes", "careaccess.mailboxes.api.router")
 
 
 # Keep this router last: any other address under /api/v1/ answers a 404 problem, not Django's HTML page.

@@ -161,7 +161,7 @@ def reset_password(request, address: str):
 
 
 @router.post("/accounts/{address}/unlock", response={200: dict, **WRITE})
-def unlock(request, address: str):
+def unlock_mailbox(request, address: str):
     mailbox = services.unlock(_actor(request), _mailbox(address))
     return {"address": mailbox.address, "state": mailbox.state}
 

@@ -8,7 +8,7 @@ from django.test import Client
 def test_every_router_is_mounted_and_documented():
     schema = Client().get("/api/v1/openapi.json").json()
     prefixes = {path.split("/")[3] for path in schema["paths"]}
-    for expected in ("people", "organisations", "decisions", "audit", "requests", "identity", "cards"):
+    for expected in ("people", "organisations", "decisions", "audit", "requests", "identity", "cards", "mailboxes"):
         assert expected in prefixes, f"/api/v1/{expected} is not mounted"
     operation_ids = [op["operationId"] for path in schema["paths"].values() for op in path.values()]
     assert len(operation_ids) == len(set(operation_ids)), "two operations share an operationId"
