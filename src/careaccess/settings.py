@@ -241,6 +241,10 @@ CAREACCESS_MAILBOX_MAX_INDIVIDUAL = _env_int("CAREACCESS_MAILBOX_MAX_INDIVIDUAL"
 CAREACCESS_MAILBOX_MAX_SHARED = _env_int("CAREACCESS_MAILBOX_MAX_SHARED", 1)
 CAREACCESS_MAILBOX_MAX_TOTAL = _env_int("CAREACCESS_MAILBOX_MAX_TOTAL", 4)
 
+# OpenID Connect provider: the issuer URL (e.g. https://careaccess.example.nhs.uk/oidc). Empty:
+# derived from each request's host, which suits a single-host development server only.
+CAREACCESS_OIDC_ISSUER = os.environ.get("CAREACCESS_OIDC_ISSUER", "")
+
 # API pagination.
 CAREACCESS_PAGE_SIZE = _env_int("CAREACCESS_PAGE_SIZE", 50)
 CAREACCESS_PAGE_SIZE_MAX = _env_int("CAREACCESS_PAGE_SIZE_MAX", 500)

@@ -334,3 +334,11 @@ def test_suspended_person_loses_userinfo_and_refresh(client, browser, rp, world)
     refused = client.post("/oidc/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                           secure=True, **basic(rp_client.client_id, secret))
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+
+def test_signing_out_without_a_host_still_works(client, world):
+    # Django's test client (and any bare request) signs out with no host to derive the issuer from.
+    holder = Person.objects.select_related("user").get(pk=world.holder.pk)
+    client.force_login(holder.user)
+    client.logout()
+    assert "_auth_user_id" not in client.session
