@@ -23,7 +23,7 @@ from careaccess.core.context import Actor
 from careaccess.core.errors import Conflict, Forbidden, InvalidInput
 from careaccess.directory.models import Person
 
-from .models import RecoveryCode, TotpDevice
+from .models import RecoveryCode, SecurityKey, TotpDevice
 
 ISSUER = "careaccess"
 RECOVERY_CODES = 10
@@ -51,7 +51,9 @@ def pending_device(person: Person) -> TotpDevice | None:
 
 
 def has_second_factor(person: Person) -> bool:
-    return confirmed_device(person) is not None
+    """A confirmed authenticator app or a registered security key."""
+    return (confirmed_device(person) is not None
+            or SecurityKey.objects.filter(person=person, removed_at__isnull=True).exists())
 
 
 def remaining_recovery_codes(person: Person) -> int:

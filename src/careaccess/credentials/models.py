@@ -196,3 +196,19 @@ class BreachReport(models.Model):
     class Meta:
         ordering = ["-reported_at", "-id"]
 
+
+class SecurityKey(models.Model):
+    """A FIDO2 security key or platform authenticator registered through WebAuthn (py_webauthn).
+    Only the public key is kept; the sign count is checked to catch cloned keys."""
+
+    person = models.ForeignKey("directory.Person", on_delete=models.PROTECT, related_name="security_keys")
+    credential_id = models.CharField(max_length=1400, unique=True)  # base64url
+    public_key = models.BinaryField()  # COSE
+    sign_count = models.BigIntegerField(default=0)
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import cardviews, keyviews, views
 
 app_name = "credentials"
 
@@ -12,7 +12,12 @@ urlpatterns = [
     path("password", views.change_password, name="change-password"),
     path("report-a-breach", views.report_breach, name="report-breach"),
     path("terms", views.terms, name="terms"),
+    path("card-sign-in", cardviews.card_sign_in, name="card-sign-in"),
     path("verify", views.verify, name="verify"),
     path("security", views.security, name="security"),
     path("security/authenticator-app", views.totp_enrol, name="totp-enrol"),
+    path("security/security-key", keyviews.security_key, name="security-key"),
+    path("security/security-key/options", keyviews.security_key_options, name="security-key-options"),
+    path("verify/security-key/options", keyviews.verify_key_options, name="verify-key-options"),
+    path("verify/security-key", keyviews.verify_key, name="verify-key"),
 ]

@@ -102,7 +102,12 @@ def verify(request):
         form.add_error("code", "The code is not right. Enter the code your authenticator app shows now, "
                                "or one of your recovery codes.")
     errors = error_list(form, "code") if form.is_bound else []
-    return render(request, "credentials/verify.jinja", {"form": form, "errors": errors})
+    from .models import SecurityKey
+
+    has_keys = SecurityKey.objects.filter(person=person, removed_at__isnull=True).exists()
+    has_app = authenticators.confirmed_device(person) is not None
+    return render(request, "credentials/verify.jinja",
+                  {"form": form, "errors": errors, "has_keys": has_keys, "has_app": has_app})
 
 
 @_exempt
@@ -158,7 +163,11 @@ def security(request):
 
 def _security_context(person, error=None):
     device = authenticators.confirmed_device(person)
+    from .models import SecurityKey
+
     return {"device": device, "remaining": authenticators.remaining_recovery_codes(person),
+            "keys": list(SecurityKey.objects.filter(person=person, removed_at__isnull=True)),
+            "key_url": f"{reverse('credentials:security-key')}?{urlencode({'next': reverse('credentials:security')})}",
             "required": authenticators.requires_second_factor(person), "error": error,
             "enrol_url": f"{reverse('credentials:totp-enrol')}?{urlencode({'next': reverse('credentials:security')})}"}
 
