@@ -245,6 +245,19 @@ CAREACCESS_MAILBOX_MAX_TOTAL = _env_int("CAREACCESS_MAILBOX_MAX_TOTAL", 4)
 # derived from each request's host, which suits a single-host development server only.
 CAREACCESS_OIDC_ISSUER = os.environ.get("CAREACCESS_OIDC_ISSUER", "")
 
+# Lifecycle (issue 6): warnings before inactivity suspension (rule PP7: 60 days, a service's
+# policy) and before end dates; certificate expiry notices; sweep batches and schedule; how long a
+# reviewer has to decide a campaign item (rule PP6); how long a reinstatement link lives (PP13).
+CAREACCESS_INACTIVITY_WARNING_DAYS = _env_int("CAREACCESS_INACTIVITY_WARNING_DAYS", 7)
+CAREACCESS_END_DATE_WARNING_DAYS = _env_int("CAREACCESS_END_DATE_WARNING_DAYS", 14)
+CAREACCESS_CERTIFICATE_NOTICE_DAYS = (90, 30, 7)
+CAREACCESS_SWEEP_BATCH_SIZE = _env_int("CAREACCESS_SWEEP_BATCH_SIZE", 1000)
+CAREACCESS_SWEEP_EVERY_SECONDS = _env_int("CAREACCESS_SWEEP_EVERY_SECONDS", 3600)
+CAREACCESS_REVIEW_DECISION_DAYS = _env_int("CAREACCESS_REVIEW_DECISION_DAYS", 28)
+CAREACCESS_REINSTATEMENT_LINK_HOURS = _env_int("CAREACCESS_REINSTATEMENT_LINK_HOURS", 24)
+# The address people reach careaccess at, for links in emails.
+CAREACCESS_SITE_URL = os.environ.get("CAREACCESS_SITE_URL", "http://localhost:8000")
+
 # API pagination.
 CAREACCESS_PAGE_SIZE = _env_int("CAREACCESS_PAGE_SIZE", 50)
 CAREACCESS_PAGE_SIZE_MAX = _env_int("CAREACCESS_PAGE_SIZE_MAX", 500)
