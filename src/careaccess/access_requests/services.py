@@ -1020,6 +1020,8 @@ def _fulfil_new_user(acting: Actor, req: AccessRequest) -> tuple[dict, list[Mess
     username = rules.username_for(person.given_name, person.family_name, taken)
     account = directory.create_account(acting, person, req.service, username=username, state=Account.State.ACTIVE)
     password = rules.temporary_password()
+    # The temporary password is the person's careaccess sign-in, through which they reach the service.
+    directory.create_signin(acting, person, password=password)
     # CC8: username and password in two separate messages, to the user or to the nominated person.
     nominee = OrganisationSettings.objects.filter(organisation=req.organisation).first()
     to_nominee = bool(nominee and nominee.credentials_nominee_email)

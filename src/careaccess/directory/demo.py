@@ -30,13 +30,10 @@ from pathlib import Path
 from typing import Callable
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from careaccess.core import clock, permissions
-from careaccess.core.audit import ledger
+from careaccess.core import clock
 from careaccess.core.context import Actor
-from careaccess.core.errors import Conflict
 
 from . import rules, services
 from .models import Account, Activity, Assignment, JobRole, Organisation, OrganisationalUnit, Person, Position, Service
@@ -477,25 +474,6 @@ def build_plan(seed: int = SEED) -> Plan:
 # --- the demo sign-in service ---
 
 @transaction.atomic
-def create_signin(actor: Actor, person: Person, *, password: str) -> Person:
-    """Give a person a web sign-in (a Django user named by their user id), audited."""
-    actor = permissions.authorise(actor, "person.update")
-    person = Person.objects.select_for_update().get(pk=person.pk)
-    if person.user_id is not None:
-        raise Conflict(f"{person.uid} already has a sign-in")
-    User = get_user_model()
-    if User.objects.filter(username=person.uid).exists():
-        raise Conflict(f"a sign-in named {person.uid} already exists")
-    user = User.objects.create_user(username=person.uid, password=password, email=person.email,
-                                    first_name=person.given_name[:150], last_name=person.family_name[:150])
-    person.user = user
-    person.updated_at = clock.now()
-    person.save(update_fields=["user", "updated_at"])
-    ledger.record("person.signin_created", actor=actor, target_type="person", target_id=person.pk,
-                  person_uid=person.uid, after={"username": user.username})
-    return person
-
-
 # --- the loader ---
 
 @dataclass
@@ -617,7 +595,7 @@ def _load(plan: Plan, created: Counter, advance: Callable[[str], None]) -> None:
             advance("accounts")
         if spec.login:
             if person.user_id is None:
-                create_signin(actor, person, password=demo_password(spec.login))
+                services.create_signin(actor, person, password=demo_password(spec.login))
                 created["sign-ins"] += 1
             advance("sign-ins")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -605,6 +606,27 @@ def update_account(actor: Actor, account: Account, *, reason: str = "", **data) 
         _record("account.updated", actor, account, before=before, after=snapshot(account, ACCOUNT_AUDITED),
                 person_uid=account.person.uid, reason=reason)
     return account
+
+
+@transaction.atomic
+def create_signin(actor: Actor, person: Person, *, password: str) -> Person:
+    """Give a person a web sign-in (a Django user named by their user id), audited.
+
+    Called inside the caller's transaction (demo load, a new user's fulfilment)."""
+    actor = permissions.authorise(actor, "person.update")
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    if person.user_id is not None:
+        raise Conflict(f"{person.uid} already has a sign-in")
+    User = get_user_model()
+    if User.objects.filter(username=person.uid).exists():
+        raise Conflict(f"a sign-in named {person.uid} already exists")
+    user = User.objects.create_user(username=person.uid, password=password, email=person.email,
+                                    first_name=person.given_name[:150], last_name=person.family_name[:150])
+    person.user = user
+    person.updated_at = clock.now()
+    person.save(update_fields=["user", "updated_at"])
+    _record("person.signin_created", actor, person, person_uid=person.uid, after={"username": user.username})
+    return person
 
 
 def get_or_404(model, **lookup):

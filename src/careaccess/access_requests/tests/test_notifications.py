@@ -109,3 +109,16 @@ def test_a_refused_step_queues_nothing(world):
     with pytest.raises(Exception):
         services.approve(site.approver, req)
     assert Message.objects.count() == before
+
+
+def test_the_temporary_password_signs_the_new_person_in(world):
+    # rule CC8: the password sent is the person's real careaccess sign-in, and only it works
+    from django.contrib.auth import authenticate
+
+    site = world.gp
+    req = walk(world, site, new_user(world, site))
+    message = next(m for m in outbox(req.reference) if m.kind == "credentials.password")
+    password = message.body.split(": ", 1)[1].split("\n", 1)[0].strip()
+    uid = req.outcome["person"]
+    assert authenticate(username=uid, password=password) is not None
+    assert authenticate(username=uid, password=password + "x") is None
