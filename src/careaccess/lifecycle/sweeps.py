@@ -121,10 +121,12 @@ def suspend_accounts(queryset, *, actor: Actor, reason: str, result: SweepResult
                           .order_by("id").values_list(*fields))
             ids = [r[0] for r in locked]
             Account.objects.filter(id__in=ids).update(state=Account.State.SUSPENDED, updated_at=now)
-            for account_id, username, uid, email, service_name in locked:
-                ledger.record("account.suspended", actor=actor, target_type="account", target_id=account_id,
+            ledger.record_many([
+                ledger.Change("account.suspended", actor=actor, target_type="account", target_id=account_id,
                               before={"state": Account.State.ACTIVE}, after={"state": Account.State.SUSPENDED},
                               person_uid=uid, reason=reason)
+                for account_id, username, uid, email, service_name in locked
+            ])
             queue_messages(
                 (r[3], *(message(r) if message else (
                     f"Your {r[4]} account is suspended",
@@ -156,11 +158,13 @@ def change_assignments(queryset, *, state: str, actor: Actor, reason: str, resul
             locked = list(queryset.select_for_update(of=("self",)).filter(id__in=batch).order_by("id")
                           .values_list(*fields))
             Assignment.objects.filter(id__in=[r[0] for r in locked]).update(state=state, updated_at=now)
-            for assignment_id, person_id, uid, position, org_code, before, ends_on, _ in locked:
-                ledger.record(action, actor=actor, target_type="assignment", target_id=assignment_id,
+            ledger.record_many([
+                ledger.Change(action, actor=actor, target_type="assignment", target_id=assignment_id,
                               before={"state": before, "ends_on": ends_on}, after={"state": state, "ends_on": ends_on},
                               person_uid=uid, organisation_code=org_code, reason=reason)
-                people.add(person_id)
+                for assignment_id, person_id, uid, position, org_code, before, ends_on, _ in locked
+            ])
+            people.update(r[1] for r in locked)
             if notify:
                 queue_messages((*notify(r), "lifecycle.assignment", f"assignment:{r[0]}") for r in locked)
         result.changes += [f"{action.split('.')[-1].replace('_', ' ')}: {r[2]} in {r[3]} at {r[4]}" for r in locked]

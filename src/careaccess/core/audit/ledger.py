@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -82,50 +83,87 @@ def record(
     reason: str = "",
 ) -> Entry:
     """Append one entry for a change made in the current transaction, and return it."""
+    return record_many([Change(action, actor=actor, target_type=target_type, target_id=target_id, before=before,
+                               after=after, person_uid=person_uid, organisation_code=organisation_code,
+                               access_request=access_request, reason=reason)])[0]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to record: the arguments of `record()`."""
+
+    action: str
+    actor: Actor
+    target_type: str
+    target_id: Any
+    before: Any = None
+    after: Any = None
+    person_uid: str | None = None
+    organisation_code: str | None = None
+    access_request: str | None = None
+    reason: str = ""
+
+
+def record_many(changes: Sequence[Change]) -> list[Entry]:
+    """Append one entry per change, in order, for changes made in the current transaction.
+
+    One lock of the head and one write for the whole batch, so set-based work (sweeps, bulk
+    operations) records an entry per person at the cost of a few rows, not a transaction each."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit entries are written inside the transaction of the change they record")
+    if not changes:
+        return []
     size, last_hash, frontier_text = _locked_head()
-    recorded_at = clock.now()
-    values = {
-        "index": size,
-        "recorded_at": format_time(recorded_at),
-        # Text columns hold text: the leaf hashes exactly what the database gives back.
-        "actor_kind": str(actor.kind),
-        "actor": str(actor.label),
-        "actor_uid": _text(actor.person_uid),
-        "actor_position": _text(actor.position_label),
-        "action": str(action),
-        "target_type": str(target_type),
-        "target_id": str(target_id),
-        "person_uid": _text(person_uid),
-        "organisation_code": _text(organisation_code),
-        "access_request": _text(access_request),
-        "request_id": _text(current_request_id()),
-        "reason": str(reason or ""),
-        "before": canonical_json(before),
-        "after": canonical_json(after),
-        "prev_hash": last_hash,
-    }
-    leaf = merkle.leaf_hash(leaf_bytes(values))
     frontier = merkle.Frontier.from_list(size, [bytes.fromhex(h) for h in frontier_text.split(",") if h])
-    completed = frontier.append(leaf)
-    stored = {**values, "recorded_at": recorded_at, "leaf_hash": leaf.hex()}
-    row = {**stored, "recorded_at": connection.ops.adapt_datetimefield_value(recorded_at)}
-    # Plain SQL: this runs inside every audited change, and the ORM's per-statement cost was most
-    # of an append's time (benchmarks/audit_bench.py). PostgreSQL takes the three writes in one
-    # statement, one round trip; SQLite is in-process, so separate statements cost nothing there.
-    entry_values = [row[name] for name in _ENTRY_COLUMNS]
+    recorded_at = clock.now()
+    request_id = _text(current_request_id())
+    entries, completed = [], []
+    for change in changes:
+        values = {
+            "index": frontier.size,
+            "recorded_at": format_time(recorded_at),
+            # Text columns hold text: the leaf hashes exactly what the database gives back.
+            "actor_kind": str(change.actor.kind),
+            "actor": str(change.actor.label),
+            "actor_uid": _text(change.actor.person_uid),
+            "actor_position": _text(change.actor.position_label),
+            "action": str(change.action),
+            "target_type": str(change.target_type),
+            "target_id": str(change.target_id),
+            "person_uid": _text(change.person_uid),
+            "organisation_code": _text(change.organisation_code),
+            "access_request": _text(change.access_request),
+            "request_id": request_id,
+            "reason": str(change.reason or ""),
+            "before": canonical_json(change.before),
+            "after": canonical_json(change.after),
+            "prev_hash": last_hash,
+        }
+        leaf = merkle.leaf_hash(leaf_bytes(values))
+        completed += frontier.append(leaf)
+        last_hash = leaf.hex()
+        entries.append({**values, "recorded_at": recorded_at, "leaf_hash": last_hash})
+    _write(entries, completed, frontier)
+    return [Entry(**entry) for entry in entries]
+
+
+def _write(entries: list[dict], completed: list[tuple[int, int, bytes]], frontier: merkle.Frontier) -> None:
+    """Insert the entries and completed nodes and move the head. Plain SQL: this runs inside every
+    audited change, and the ORM's per-statement cost was most of an append's time
+    (benchmarks/audit_bench.py). PostgreSQL takes it all in one statement, one round trip, for any
+    batch size; SQLite is in-process, so separate statements cost nothing there."""
+    stored_time = connection.ops.adapt_datetimefield_value(entries[0]["recorded_at"])
+    columns = [[stored_time if name == "recorded_at" else entry[name] for entry in entries] for name in _ENTRY_COLUMNS]
     node_keys = [node_key(level, idx) for level, idx, _ in completed]
     node_hashes = [h.hex() for _, _, h in completed]
-    head_values = [frontier.size, leaf.hex(), ",".join(h.hex() for h in frontier.to_list())]
+    head_values = [frontier.size, entries[-1]["leaf_hash"], ",".join(h.hex() for h in frontier.to_list())]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_APPEND_POSTGRES, [*entry_values, node_keys, node_hashes, *head_values])
+            cursor.execute(_APPEND_POSTGRES, [*columns, node_keys, node_hashes, *head_values])
         else:
-            cursor.execute(_INSERT_ENTRY, entry_values)
+            cursor.executemany(_INSERT_ENTRY, list(zip(*columns)))
             cursor.executemany("INSERT INTO audit_node (key, hash) VALUES (%s, %s)", list(zip(node_keys, node_hashes)))
             cursor.execute(_UPDATE_HEAD, head_values)
-    return Entry(**stored)
 
 
 _ENTRY_COLUMNS = (*LEAF_FIELDS, "leaf_hash")
@@ -134,8 +172,10 @@ _INSERT_ENTRY = (
     f'VALUES ({", ".join(["%s"] * len(_ENTRY_COLUMNS))})'
 )
 _UPDATE_HEAD = "UPDATE audit_head SET size = %s, last_hash = %s, frontier = %s WHERE id = 1"
+_COLUMN_TYPES = {"index": "bigint", "recorded_at": "timestamptz"}
 _APPEND_POSTGRES = (
-    f"WITH entry AS ({_INSERT_ENTRY}), "
+    f'WITH entry AS (INSERT INTO audit_entry ({", ".join(chr(34) + c + chr(34) for c in _ENTRY_COLUMNS)}) '
+    f'SELECT * FROM unnest({", ".join("%s::" + _COLUMN_TYPES.get(c, "text") + "[]" for c in _ENTRY_COLUMNS)})), '
     "node AS (INSERT INTO audit_node (key, hash) SELECT * FROM unnest(%s::bigint[], %s::text[])) "
     + _UPDATE_HEAD
 )

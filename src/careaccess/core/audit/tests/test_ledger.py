@@ -260,3 +260,21 @@ def test_concurrent_writers_keep_one_chain(tmp_path):  # rule PP9
     assert len(set(labels)) == writers * each
     result = v.verify()
     assert result.ok, result.problem
+
+
+def test_a_batch_appends_the_same_chain_as_one_at_a_time():  # rule PP9
+    # record_many: one head lock and one write for many entries; each still chains to the one before.
+    before = size()
+    with transaction.atomic():
+        entries = ledger.record_many([
+            ledger.Change("account.suspended", actor=ACTOR, target_type="account", target_id=n,
+                          before={"state": "active"}, after={"state": "suspended"}, person_uid="100000000009")
+            for n in range(37)
+        ])
+    assert [e.index for e in entries] == list(range(before, before + 37))
+    stored = list(Entry.objects.filter(index__gte=before - 1 if before else 0).order_by("index"))
+    for previous, entry in zip(stored, stored[1:]):
+        assert entry.prev_hash == previous.leaf_hash
+    assert Head.objects.get(id=1).size == before + 37
+    assert ledger.record_many([]) == []
+    assert v.verify().ok
