@@ -37,7 +37,11 @@ def run(*args) -> str:
 
 @pytest.fixture
 def registry():
-    """A clean job registry for the test, restored afterwards."""
+    """A clean job registry for the test, restored afterwards.
+
+    Every app's jobs are imported first: a module first imported inside the test would register into
+    the cleared registry and be lost when it is restored (Python imports a module only once)."""
+    jobs.autodiscover()
     saved = dict(jobs._registry)
     jobs._registry.clear()
     yield jobs
