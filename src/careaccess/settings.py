@@ -210,6 +210,9 @@ CAREACCESS_REQUEST_SLA_WORKING_DAYS = _env_bool("CAREACCESS_REQUEST_SLA_WORKING_
 CAREACCESS_IG_TRAINING_VALID_DAYS = _env_int("CAREACCESS_IG_TRAINING_VALID_DAYS", 365)
 CAREACCESS_REQUEST_CENTRAL_TEAM_EMAIL = os.environ.get("CAREACCESS_REQUEST_CENTRAL_TEAM_EMAIL", "central-team@careaccess.localhost")
 
+# Staff with RA agent, RA manager or sponsor rights must sign in with a second factor (issue 5).
+CAREACCESS_REQUIRE_SECOND_FACTOR = _env_bool("CAREACCESS_REQUIRE_SECOND_FACTOR", True)
+
 # Identity checks, smartcards and the certificate authority (issue 5).
 CAREACCESS_PIN_MIN_LENGTH = _env_int("CAREACCESS_PIN_MIN_LENGTH", 6)
 CAREACCESS_PIN_MAX_LENGTH = _env_int("CAREACCESS_PIN_MAX_LENGTH", 8)

@@ -32,9 +32,9 @@ SECOND_FACTOR_CAPABILITIES = frozenset({"ra_agent", "ra_manager", "sponsor"})
 
 
 def enforced() -> bool:
-    """Whether sign-in sends staff with RA or sponsor rights and no second factor to enrol.
-    `CAREACCESS_REQUIRE_SECOND_FACTOR`; see the README for why it is read with a default here."""
-    return bool(getattr(settings, "CAREACCESS_REQUIRE_SECOND_FACTOR", False))
+    """Whether sign-in sends staff with RA or sponsor rights and no second factor to enrol
+    (`CAREACCESS_REQUIRE_SECOND_FACTOR`, on by default)."""
+    return bool(settings.CAREACCESS_REQUIRE_SECOND_FACTOR)
 
 
 def requires_second_factor(person: Person) -> bool:
