@@ -48,7 +48,7 @@ def card_sign_in(request):
                 error = "Your card is valid, but you have no careaccess sign-in. Contact your registration authority."
             else:
                 # The card is two factors itself (the card's key, unlocked by the PIN): no second step.
-                web_views.complete_sign_in(request, person)
+                web_views.complete_sign_in(request, person, ["sc"])
                 return web_views.after_sign_in(request, request.POST.get("next"))
     challenge = signin.issue_challenge()
     terms = identity_selectors.current_terms()

@@ -99,7 +99,7 @@ def verify_key(request):
                                             challenge=challenge, rp_id=rp_id(request), origin=origin(request),
                                             client=_client(request)):
         return JsonResponse({"error": "Your security key was not accepted. Try again, or enter a code."}, status=422)
-    web_views.complete_sign_in(request, person)
+    web_views.complete_sign_in(request, person, ["pwd", "hwk"])
     response = web_views.after_sign_in(request, pending.get("next"))
     return JsonResponse({"redirect": response.url})
 

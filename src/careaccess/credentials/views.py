@@ -91,7 +91,7 @@ def verify(request):
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         if authenticators.verify_second_factor(person, form.cleaned_data["code"], client=_client(request)):
-            web_views.complete_sign_in(request, person)
+            web_views.complete_sign_in(request, person, ["pwd", "otp"])
             return web_views.after_sign_in(request, pending.get("next"))
         pending["tries"] = pending.get("tries", 0) + 1
         if pending["tries"] >= MAX_SECOND_FACTOR_TRIES:

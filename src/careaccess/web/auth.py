@@ -26,6 +26,8 @@ SESSION_ASSIGNMENT = "careaccess.assignment_id"
 SESSION_MUST_ENROL = "careaccess.must_enrol_second_factor"
 # A password checked, the second step not yet passed: {"person": pk, "at": iso time, "next": url}.
 SESSION_PENDING_SECOND_FACTOR = "careaccess.pending_second_factor"
+# How this session signed in, as RFC 8176 method references: ["pwd"], ["pwd", "otp"], ["pwd", "hwk"], ["sc"].
+SESSION_AMR = "careaccess.amr"
 
 
 class NotSignedIn(Exception):

@@ -63,10 +63,12 @@ def _after_sign_in(request, next_url: str | None):
     return redirect(next_url or reverse("web:home"))
 
 
-def complete_sign_in(request, person) -> None:
-    """Sign the person in on this session (after the password and, when they have one, the second factor)."""
+def complete_sign_in(request, person, methods: list[str]) -> None:
+    """Sign the person in on this session (after the password and, when they have one, the second
+    factor), recording how (`methods`, RFC 8176 amr values) for the assurance relying services see."""
     request.session.pop(auth.SESSION_PENDING_SECOND_FACTOR, None)
     login(request, person.user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session[auth.SESSION_AMR] = list(methods)
     request.session.pop(auth.SESSION_ASSIGNMENT, None)
     request.session.pop(auth.SESSION_MUST_ENROL, None)
     auth.forget_shell(request)
@@ -95,7 +97,7 @@ def sign_in(request):
                 request.session[auth.SESSION_PENDING_SECOND_FACTOR] = {
                     "person": person.pk, "at": clock.now().isoformat(), "next": next_url, "tries": 0}
                 return redirect(reverse("credentials:verify"))
-            complete_sign_in(request, person)
+            complete_sign_in(request, person, ["pwd"])
             if authenticators.enforced() and authenticators.requires_second_factor(person):
                 request.session[auth.SESSION_MUST_ENROL] = True
                 target = reverse("credentials:totp-enrol")

@@ -76,6 +76,7 @@ def test_sign_in_asks_for_the_code_after_the_password(client, sponsor, clock):
     assert "The code is not right" in wrong.content.decode()
     ok = client.post("/account/verify", {"code": code_now(secret, clock)})
     assert ok.status_code == 302 and ok.url == "/"
+    assert client.session["careaccess.amr"] == ["pwd", "otp"]  # what relying services are told (OIDC amr)
     assert "Sam Sponsor" in client.get("/").content.decode()
     assert Entry.objects.filter(action="signin.second_factor_passed", person_uid=sponsor.uid).exists()
     assert Entry.objects.filter(action="signin.second_factor_failed", person_uid=sponsor.uid).exists()

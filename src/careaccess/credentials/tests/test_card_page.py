@@ -40,6 +40,7 @@ def test_the_software_card_signs_the_challenge_and_the_holder_is_signed_in(clien
     _, form = answer(client, card)
     response = client.post("/account/card-sign-in", form)
     assert response.status_code == 302 and response.url == "/"
+    assert client.session["careaccess.amr"] == ["sc"]  # what relying services are told (OIDC amr)
     assert "Holly Holder" in client.get("/account/").content.decode()
     client.post("/sign-out")
     replay = client.post("/account/card-sign-in", form)

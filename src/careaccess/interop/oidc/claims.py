@@ -16,6 +16,7 @@ from __future__ import annotations
 from careaccess.core import clock
 from careaccess.directory.models import Assignment, Person
 from careaccess.directory.selectors import live_assignment_filter
+from careaccess.web.auth import SESSION_AMR
 
 SCOPES = {
     "openid": "your user ID and how you signed in",
@@ -27,16 +28,16 @@ SCOPES = {
     "selectedrole": "the position you choose to act in",
 }
 
-# Authentication assurance (acr values), from the sign-in method. Card and security key are the
-# highest; the web sign-in records only passwords today, so amr is ["pwd"] unless it records more.
+# Authentication assurance (acr values), from how the web sign-in says the session signed in
+# (web.auth.SESSION_AMR). Card and security key are the highest.
 ACR_BY_AMR = {
     frozenset({"pwd"}): "urn:careaccess:aal1",
     frozenset({"pwd", "otp"}): "urn:careaccess:aal2",
     frozenset({"sc"}): "urn:careaccess:aal3",
     frozenset({"hwk"}): "urn:careaccess:aal3",
+    frozenset({"pwd", "hwk"}): "urn:careaccess:aal3",
 }
 AAL_BY_ACR = {"urn:careaccess:aal1": 1, "urn:careaccess:aal2": 2, "urn:careaccess:aal3": 3}
-SESSION_AMR = "careaccess.amr"  # a list the sign-in may record (["pwd", "otp"], ["sc"], ["hwk"])
 
 
 def sign_in_method(session) -> tuple[list[str], str]:

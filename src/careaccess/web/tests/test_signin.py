@@ -57,6 +57,7 @@ def test_sign_in_with_user_id_then_home(client, sponsor):
     assert "Sam Sponsor" in home
     assert "Acting as Practice manager, Riverside Surgery (A81001)" in home
     assert client.session["careaccess.assignment_id"] == assignment.id
+    assert client.session["careaccess.amr"] == ["pwd"]
     entry = entries("signin.succeeded", person_uid=who.uid).get()
     assert entry.actor_kind == "person" and entry.actor_uid == who.uid
 
