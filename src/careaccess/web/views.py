@@ -56,6 +56,13 @@ def locked_message(locked_until) -> str:
 
 
 def _after_sign_in(request, next_url: str | None):
+    from careaccess.mailboxes.services import pending_first_sign_in
+
+    person = getattr(request.user, "person", None)
+    if person is not None and pending_first_sign_in(person) is not None:
+        # NM8: a mailbox user's first sign-in changes the temporary password, accepts the acceptable
+        # use policy and completes the profile before anything else.
+        return redirect(reverse("mailboxes:first-sign-in"))
     current = auth.shell(request)
     if current is not None and current.needs_choice:
         target = reverse("web:choose-position")

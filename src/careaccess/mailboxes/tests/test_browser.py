@@ -45,12 +45,12 @@ def browser_page():
         browser.close()
 
 
-def sign_in(page, base, username, password):
+def sign_in(page, base, username, password, lands_on="/"):
     page.goto(f"{base}/sign-in")
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(f"{base}{lands_on}")
 
 
 def test_journey_from_public_application_to_first_sign_in(live_server, browser_page, transactional_db, settings,
@@ -104,8 +104,7 @@ def test_journey_from_public_application_to_first_sign_in(live_server, browser_p
     # NM8, CC8: the user signs in with the temporary password from its own message and sets up.
     mailbox = Mailbox.objects.get()
     password = Message.objects.get(subject=f"Temporary password for {mailbox.display_name}").body.split()[-1]
-    sign_in(page, base, mailbox.address, password)
-    page.goto(f"{base}/mailboxes/first-sign-in")
+    sign_in(page, base, mailbox.address, password, lands_on="/mailboxes/first-sign-in")  # NM8: first of all
     page.fill("#new_password", "Correct-Horse-42")
     page.fill("#confirm_password", "Correct-Horse-42")
     page.fill("#job_title", "Senior carer")

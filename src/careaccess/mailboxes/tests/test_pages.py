@@ -117,7 +117,7 @@ def test_nm8_first_sign_in_through_the_web_sign_in(client, world):
     services.approve(world.admin, app)
     password = Message.objects.get(subject="Temporary password for Zoë O'Brien").body.split()[-1]
     signed_in = client.post("/sign-in", {"username": "zoe.obrien@mail.example.org", "password": password})
-    assert signed_in.status_code == 302
+    assert signed_in.status_code == 302 and signed_in.url == "/mailboxes/first-sign-in"  # NM8: before anything else
     page = client.get("/mailboxes/first-sign-in")
     assert "Set up your account" in page.content.decode()
     bad = client.post("/mailboxes/first-sign-in", {"new_password": "x"})
