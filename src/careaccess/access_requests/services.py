@@ -984,7 +984,8 @@ def fulfil(actor: Actor, request, *, version: int | None = None) -> AccessReques
                        f"it appoints one (rule DS4)")
     # The directory checks its own permissions for each change: give it the actor unpinned, so any
     # of their live positions (an RA agent's, a local administrator's) may carry what it needs.
-    outcome, messages = _FULFILMENT[req.kind](actor, req)
+    with ledger.for_access_request(req.reference):  # the directory's own entries link to this request too
+        outcome, messages = _FULFILMENT[req.kind](actor, req)
     fulfiller = Person.objects.filter(pk=acting.person_id).first() if acting.person_id else None
     subject = outcome.pop("_subject", None)
     changes = {"outcome": outcome, "fulfilled_by": fulfiller}

@@ -122,3 +122,14 @@ def test_the_temporary_password_signs_the_new_person_in(world):
     uid = req.outcome["person"]
     assert authenticate(username=uid, password=password) is not None
     assert authenticate(username=uid, password=password + "x") is None
+
+
+def test_the_directory_changes_of_a_fulfilment_link_to_the_request(world):
+    # rules PP9, PP15: every entry leads back to the request that caused it
+    from careaccess.core.audit.models import Entry
+
+    site = world.gp
+    req = walk(world, site, new_user(world, site))
+    linked = set(Entry.objects.filter(access_request=req.reference).values_list("action", flat=True))
+    assert {"person.created", "assignment.created", "account.created", "person.signin_created"} <= linked
+    assert Entry.objects.filter(person_uid=req.outcome["person"], access_request__isnull=True).count() == 0

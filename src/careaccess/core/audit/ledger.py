@@ -11,8 +11,10 @@ the UTF-8 of a compact JSON array, in this order, of the fields named in `LEAF_F
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -104,6 +106,20 @@ class Change:
     reason: str = ""
 
 
+_access_request: contextvars.ContextVar[str | None] = contextvars.ContextVar("access_request", default=None)
+
+
+@contextmanager
+def for_access_request(reference: str):
+    """Entries recorded inside link to this access request unless they name one themselves, so the
+    changes a request's fulfilment makes through other apps' services all lead back to it."""
+    token = _access_request.set(str(reference))
+    try:
+        yield
+    finally:
+        _access_request.reset(token)
+
+
 def record_many(changes: Sequence[Change]) -> list[Entry]:
     """Append one entry per change, in order, for changes made in the current transaction.
 
@@ -132,7 +148,7 @@ def record_many(changes: Sequence[Change]) -> list[Entry]:
             "target_id": str(change.target_id),
             "person_uid": _text(change.person_uid),
             "organisation_code": _text(change.organisation_code),
-            "access_request": _text(change.access_request),
+            "access_request": _text(change.access_request or _access_request.get()),
             "request_id": request_id,
             "reason": str(change.reason or ""),
             "before": canonical_json(change.before),
