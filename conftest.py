@@ -4,8 +4,14 @@ import datetime as dt
 import os
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from careaccess.core import clock as clock_module
+
+# Property tests explore the same examples on every run, so CI cannot turn red on a new random one;
+# widen the search locally with --hypothesis-seed or a profile of your own.
+hypothesis_settings.register_profile("careaccess", derandomize=True, deadline=None)
+hypothesis_settings.load_profile("careaccess")
 
 
 def pytest_collection_modifyitems(config, items):
