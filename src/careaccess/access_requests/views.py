@@ -71,7 +71,21 @@ def _active_services():
 
 
 def _refused(request, exc: Forbidden):
-    return forbidden(request, message=exc.message[:1].upper() + exc.message[1:])
+    return forbidden(request, message=_sentence(exc.message))
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:]
+
+
+def _refusal_on_form(form, exc: InvalidInput | Conflict) -> int:
+    """Put a service's refusal on the form (field errors, or the conflict above the form) and return
+    the status to show it with; nothing was changed."""
+    if isinstance(exc, InvalidInput):
+        forms.add_service_errors(form, exc.errors)
+        return 200
+    form.add_error(None, _sentence(exc.message))
+    return 409
 
 
 def _page_number(value) -> int:
@@ -170,11 +184,8 @@ def raise_kind(request, kind: str):
                 note=data.get("note", ""), purpose=data.get("purpose") or "direct care",
                 special_circumstances=data.get("special_circumstances", ""),
                 submit=request.POST.get("draft") is None)
-        except InvalidInput as exc:
-            forms.add_service_errors(form, exc.errors)
-        except Conflict as exc:
-            form.add_error(None, exc.message[:1].upper() + exc.message[1:])
-            status = 409
+        except (InvalidInput, Conflict) as exc:
+            status = _refusal_on_form(form, exc)
         except Forbidden as exc:
             return _refused(request, exc)
         else:
@@ -301,7 +312,7 @@ def act(request, reference: str, action: str):
                 forms.add_service_errors(form, exc.errors)
             except Conflict as exc:
                 stale = "changed by someone else meanwhile" in exc.message
-                form.add_error(None, STALE if stale else exc.message[:1].upper() + exc.message[1:])
+                form.add_error(None, STALE if stale else _sentence(exc.message))
                 status = 409
             except Forbidden as exc:
                 return _refused(request, exc)
@@ -334,11 +345,8 @@ def record_evidence(request, reference: str):
             services.record_evidence(request.actor, req, kind=data["kind"], details=data["details"],
                                      confirmed_by_name=data["confirmed_by_name"],
                                      confirmed_by_role=data["confirmed_by_role"])
-        except InvalidInput as exc:
-            forms.add_service_errors(form, exc.errors)
-        except Conflict as exc:
-            form.add_error(None, exc.message[:1].upper() + exc.message[1:])
-            status = 409
+        except (InvalidInput, Conflict) as exc:
+            status = _refusal_on_form(form, exc)
         except Forbidden as exc:
             return _refused(request, exc)
         else:
@@ -484,11 +492,8 @@ def batch_act(request, reference: str, action: str):
     if form.is_valid():
         try:
             moved = services.transition_batch(request.actor, batch, action, **form.arguments())
-        except InvalidInput as exc:
-            forms.add_service_errors(form, exc.errors)
-        except Conflict as exc:
-            form.add_error(None, exc.message[:1].upper() + exc.message[1:])
-            status = 409
+        except (InvalidInput, Conflict) as exc:
+            status = _refusal_on_form(form, exc)
         except Forbidden as exc:
             return _refused(request, exc)
         else:
