@@ -77,6 +77,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "card.misuse_report": ALL_STAFF,
     "card.misuse_decide": ("ra_manager",),
     "pki.manage": ("ra_manager",),
+    # removing a person's lost second factor (TOTP app, security key): RA staff, never on themselves
+    "authenticator.remove": ("ra_agent", "ra_manager"),
     # access requests (access_requests.services narrows each to the request's route and policy)
     "request.read": ALL_STAFF,
     "request.raise": ("sponsor", "authoriser", "lead_correspondent", "service_desk", "ra_agent", "ra_manager",
