@@ -20,6 +20,9 @@ Guarantees (DESIGN.md "Outbox"):
   with the same Message-ID header, so mail clients and servers can recognise the duplicate. This
   window (one message per dead worker) is the only way a message is delivered twice.
 
+Messages are emails unless their kind has a sender (`register_sender`): then that sender delivers
+them (e.g. an HTTP POST to a relying service) with the same claims, retries, backoff and report.
+
 Time comes from `careaccess.core.clock` so tests move it instead of waiting.
 """
 
@@ -223,6 +226,17 @@ def _report_failing(message: Message, attempts: int, error: str, now: dt.datetim
 
 # --- sending --------------------------------------------------------------------------------------
 
+_senders: dict[str, Callable[[Message], object]] = {}
+
+
+def register_sender(kind: str, send: Callable[[Message], object]) -> None:
+    """Deliver messages of `kind` with `send(message)` instead of by email.
+
+    `send` raises when the delivery failed; the message is then retried with backoff and reported
+    when it keeps failing, exactly like mail. It must be safe to repeat (at-least-once delivery).
+    """
+    _senders[kind] = send
+
 
 def email_for(message: Message, connection=None) -> EmailMessage:
     """The email for a stored message; its Message-ID header is the stored, stable one."""
@@ -287,25 +301,42 @@ def deliver_batch(
     reuse = isinstance(backend, SMTPBackend)
     fresh_backends = []  # kept alive to the end so no two files share a name
     stop_margin = _lease_margin()
+    unreachable = None  # why the mail server could not be reached, once it could not
     try:
         for position, message in enumerate(batch.messages):
             if should_stop() or clock.now() >= batch.lease_until - stop_margin:
                 result.released += release(batch.token, [m.id for m in batch.messages[position:]])
                 break
-            if reuse:
+            send = _senders.get(message.kind)
+            if send is not None:
                 try:
-                    backend.open()
-                except Exception as exc:  # noqa: BLE001 - any failure to connect fails this attempt
-                    # The server cannot be reached: every message left in the batch fails this
-                    # attempt now rather than each waiting out its own connection timeout.
-                    error = f"could not connect to the mail server: {describe(exc)}"
-                    _close_quietly(backend)
-                    for pending in batch.messages[position:]:
-                        if mark_failed(pending, batch.token, error):
-                            result.failed += 1
-                        else:
-                            result.lost_lease += 1
-                    break
+                    send(message)
+                except Exception as exc:  # noqa: BLE001 - record whatever the sender raised
+                    if mark_failed(message, batch.token, describe(exc)):
+                        result.failed += 1
+                    else:
+                        result.lost_lease += 1
+                    continue
+                if mark_sent(message, batch.token):
+                    result.sent += 1
+                else:
+                    result.lost_lease += 1
+                continue
+            if reuse:
+                if unreachable is None:
+                    try:
+                        backend.open()
+                    except Exception as exc:  # noqa: BLE001 - any failure to connect fails this attempt
+                        # The server cannot be reached: every email left in the batch fails this
+                        # attempt now rather than each waiting out its own connection timeout.
+                        unreachable = f"could not connect to the mail server: {describe(exc)}"
+                        _close_quietly(backend)
+                if unreachable is not None:
+                    if mark_failed(message, batch.token, unreachable):
+                        result.failed += 1
+                    else:
+                        result.lost_lease += 1
+                    continue
                 connection = backend
             else:
                 connection = get_connection(fail_silently=False)
