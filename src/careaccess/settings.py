@@ -247,6 +247,9 @@ CAREACCESS_MAILBOX_MAX_TOTAL = _env_int("CAREACCESS_MAILBOX_MAX_TOTAL", 4)
 # OpenID Connect provider: the issuer URL (e.g. https://careaccess.example.nhs.uk/oidc). Empty:
 # derived from each request's host, which suits a single-host development server only.
 CAREACCESS_OIDC_ISSUER = os.environ.get("CAREACCESS_OIDC_ISSUER", "")
+# Seconds the worker waits for a relying service to answer a back-channel logout POST (a failure
+# is retried by the outbox like an email).
+CAREACCESS_OIDC_BACKCHANNEL_TIMEOUT_SECONDS = _env_int("CAREACCESS_OIDC_BACKCHANNEL_TIMEOUT_SECONDS", 5)
 
 # Lifecycle (issue 6): warnings before inactivity suspension (rule PP7: 60 days, a service's
 # policy) and before end dates; certificate expiry notices; sweep batches and schedule; how long a

@@ -1,11 +1,16 @@
 """Back-channel logout (OpenID Connect Back-Channel Logout 1.0): when a person signs out of
 careaccess, the tokens issued in that browser session are revoked and each relying service that
-registered a `backchannel_logout_uri` is sent a signed logout token naming the session (`sid`)."""
+registered a `backchannel_logout_uri` is sent a signed logout token naming the session (`sid`).
+
+The notices go through the outbox: one message per relying service, written in the sign-out's
+transaction and POSTed by `careaccess worker` (delivery.register_sender), so a relying service
+that is down gets it later, with the outbox's retries, and is reported to the RA team when it
+keeps failing. The token is signed when it is sent, so one delivered late is not stale."""
 
 from __future__ import annotations
 
+import json
 import logging
-import secrets
 import urllib.parse
 import urllib.request
 
@@ -18,13 +23,16 @@ from joserfc import jwt
 from careaccess.core import clock
 from careaccess.core.audit import ledger
 from careaccess.core.context import Actor
+from careaccess.core.outbox import delivery
+from careaccess.core.outbox.services import enqueue
 
 from . import keys
 from .models import OidcCode, OidcToken, digest
 
 log = logging.getLogger(__name__)
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
-TIMEOUT = 3  # seconds per relying service
+KIND = "oidc_backchannel_logout"
+TOKEN_LIFETIME = 120  # seconds, from the moment the token is sent
 
 
 def session_id(request) -> str:
@@ -32,27 +40,33 @@ def session_id(request) -> str:
     return digest("sid:" + key)[:32] if key else ""
 
 
-def logout_token(*, issuer: str, client_id: str, sub: str, sid: str) -> str:
+def logout_token(*, issuer: str, client_id: str, sub: str, sid: str, jti: str) -> str:
     key = keys.signing_key()
     now = int(clock.now().timestamp())
-    claims = {"iss": issuer, "aud": client_id, "iat": now, "exp": now + 120, "jti": secrets.token_urlsafe(16),
+    claims = {"iss": issuer, "aud": client_id, "iat": now, "exp": now + TOKEN_LIFETIME, "jti": jti,
               "sub": sub, "sid": sid, "events": {EVENT: {}}}
     return jwt.encode({"alg": keys.ALG, "kid": key.kid, "typ": "logout+jwt"}, claims, key)
 
 
-def deliver_logout(uri: str, token: str) -> None:
+def send_logout(message) -> None:
+    """The outbox's sender for KIND: POST a freshly signed logout token; raise unless the relying
+    service answered 2xx. The jti is the outbox message's id, the same on every retry."""
+    notice = json.loads(message.body)
+    token = logout_token(jti=message.id.hex, **notice)
     body = urllib.parse.urlencode({"logout_token": token}).encode()
-    req = urllib.request.Request(uri, data=body, method="POST",
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
-    try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT) as response:  # noqa: S310 (registered https URI)
-            response.read(1024)
-    except OSError as exc:
-        log.warning("back-channel logout to %s failed: %s", uri, exc)
+    request = urllib.request.Request(message.to[0], data=body, method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    timeout = settings.CAREACCESS_OIDC_BACKCHANNEL_TIMEOUT_SECONDS
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (registered by staff)
+        response.read(1024)
+
+
+delivery.register_sender(KIND, send_logout)
 
 
 def end_session(sid: str, *, issuer: str) -> int:
-    """Revoke the session's tokens and unused codes; notify the relying services after commit."""
+    """Revoke the session's tokens and unused codes, and queue a logout notice for each relying
+    service that asked for them, in one transaction."""
     if not sid:
         return 0
     now = clock.now()
@@ -62,17 +76,18 @@ def end_session(sid: str, *, issuer: str) -> int:
             return 0
         OidcToken.objects.filter(pk__in=[t.pk for t in tokens]).update(revoked_at=now)
         OidcCode.objects.filter(session_id=sid, used_at__isnull=True).update(used_at=now)
-        notices = {(t.client.client_id, t.client.backchannel_logout_uri, t.person.uid)
-                   for t in tokens if t.client.backchannel_logout_uri and issuer}
+        notices = {(t.client.client_id, t.client.name, t.client.backchannel_logout_uri, t.person.uid)
+                   for t in tokens if t.client.backchannel_logout_uri}
+        if notices and not issuer:
+            log.warning("session %s ended with no issuer to sign logout tokens (set CAREACCESS_OIDC_ISSUER)", sid)
+            notices = set()
+        for client_id, name, uri, uid in sorted(notices):
+            enqueue(to=[uri], subject=f"Back-channel logout to {name}"[:300], kind=KIND, cause=f"oidc_session:{sid}",
+                    body=json.dumps({"issuer": issuer, "client_id": client_id, "sub": uid, "sid": sid}))
         ledger.record("oidc.session_ended", actor=Actor.system("oidc"), target_type="oidc_session", target_id=sid,
                       person_uid=tokens[0].person.uid, after={"tokens_revoked": len(tokens),
-                                                              "clients": sorted({t.client.client_id for t in tokens})})
-
-        def notify():
-            for client_id, uri, uid in sorted(notices):
-                deliver_logout(uri, logout_token(issuer=issuer, client_id=client_id, sub=uid, sid=sid))
-
-        transaction.on_commit(notify)
+                                                              "clients": sorted({t.client.client_id for t in tokens}),
+                                                              "logout_notices": len(notices)})
     return len(tokens)
 
 

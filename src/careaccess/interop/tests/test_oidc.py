@@ -296,34 +296,6 @@ def test_cli_registers_clients_and_rotates_keys(db, tmp_path):
     assert [k["kid"] for k in keys.jwks()["keys"]][1] == before
 
 
-def test_back_channel_logout_on_sign_out(client, browser, world, monkeypatch, django_capture_on_commit_callbacks):
-    from careaccess.interop.oidc import logout
-
-    sent = []
-    monkeypatch.setattr(logout, "deliver_logout", lambda uri, token: sent.append((uri, token)))
-    rp_client, secret = oidc_services.add_client(testing.SYSTEM, name="Portal", redirect_uris=[REDIRECT],
-                                                 auth_method="client_secret_basic",
-                                                 backchannel_logout_uri="https://rp.example/logout")
-    response, verifier = authorize(browser, rp_client.client_id)
-    tokens = redeem(client, code_from(response), verifier, basic(rp_client.client_id, secret)).json()
-    jwks = KeySet.import_key_set(keys.jwks())
-    sid = jwt.decode(tokens["id_token"], jwks).claims["sid"]
-    with django_capture_on_commit_callbacks(execute=True):
-        assert browser.post("/sign-out", secure=True).status_code == 302
-    [(uri, token)] = sent
-    assert uri == "https://rp.example/logout"
-    decoded = jwt.decode(token, jwks)
-    assert decoded.header["typ"] == "logout+jwt"
-    assert decoded.claims["sid"] == sid and decoded.claims["sub"] == world.holder.uid
-    assert decoded.claims["aud"] == rp_client.client_id and logout.EVENT in decoded.claims["events"]
-    assert "nonce" not in decoded.claims
-    assert client.get("/oidc/userinfo", secure=True,
-                      HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").status_code == 401
-    refused = client.post("/oidc/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-                          secure=True, **basic(rp_client.client_id, secret))
-    assert refused.json()["error"] == "invalid_grant"
-
-
 def test_suspended_person_loses_userinfo_and_refresh(client, browser, rp, world):
     rp_client, secret = rp
     response, verifier = authorize(browser, rp_client.client_id)
