@@ -4,15 +4,17 @@ positions for the same date, and a leaver leaving one organisation (SC10)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from careaccess.core import clock, permissions
 from careaccess.core.audit import ledger
 from careaccess.core.context import Actor
 from careaccess.core.errors import Conflict, InvalidInput
 from careaccess.directory import services as directory
-from careaccess.directory.models import Assignment, Organisation, Person, Position
+from careaccess.directory.models import Account, Assignment, Organisation, Person, Position
 
 from . import sweeps
 from .models import Closure
@@ -27,12 +29,9 @@ def _as_date(value, field: str) -> dt.date:
         raise InvalidInput({field: "enter a date as YYYY-MM-DD"}) from None
 
 
-@transaction.atomic
-def record_closure(actor: Actor, organisation: Organisation, sudden: bool, on=None, confirmation: str = "",
-                   successor: Organisation | None = None) -> Closure:
-    """Rule PP10. Planned: the organisation is closing on `on` (today or later; a date in the past
-    is refused) and the closures sweep suspends its assignments and accounts that day. Sudden: they
-    are suspended now. `confirmation` is the written confirmation from someone with authority (PP14)."""
+def _checked_closure(organisation: Organisation, sudden: bool, on, confirmation: str,
+                     successor: Organisation | None) -> tuple[dt.date, str]:
+    """The closure's effective date and confirmation, or InvalidInput naming every wrong field."""
     today = clock.today()
     on = _as_date(on, "on") if on not in (None, "") else (today if sudden else None)
     errors = {}
@@ -51,11 +50,48 @@ def record_closure(actor: Actor, organisation: Organisation, sudden: bool, on=No
         errors["successor"] = "the successor must be another organisation"
     if errors:
         raise InvalidInput(errors)
+    return (min(on, today) if sudden else on), confirmation
+
+
+@dataclass(frozen=True)
+class ClosurePlan:
+    """What recording a closure will do (the confirmation step): nothing is changed to make it."""
+
+    organisation: Organisation
+    sudden: bool
+    closes_on: dt.date
+    confirmation: str
+    successor: Organisation | None
+    assignments: int  # the organisation's active assignments, suspended on the closing date
+    accounts: int  # active accounts whose holders keep no live position elsewhere, suspended with them
+
+
+def plan_closure(actor: Actor, organisation: Organisation, sudden: bool, on=None, confirmation: str = "",
+                 successor: Organisation | None = None) -> ClosurePlan:
+    """Rule PP10: checks a closure as `record_closure` does and counts what it suspends (two COUNTs)."""
+    closes_on, confirmation = _checked_closure(organisation, sudden, on, confirmation, successor)
+    permissions.authorise(actor, "organisation.close", organisation)
+    if organisation.status == Organisation.Status.CLOSED:
+        raise Conflict(f"{organisation.name} is already closed")
+    held = Assignment.objects.filter(position__organisation=organisation, state=Assignment.State.ACTIVE)
+    elsewhere = Assignment.objects.filter(sweeps.current_or_future_assignment(closes_on),
+                                          person=OuterRef("person")).exclude(position__organisation=organisation)
+    accounts = Account.objects.filter(Exists(held.filter(person=OuterRef("person"))), ~Exists(elsewhere),
+                                      state=Account.State.ACTIVE)
+    return ClosurePlan(organisation, sudden, closes_on, confirmation, successor, held.count(), accounts.count())
+
+
+@transaction.atomic
+def record_closure(actor: Actor, organisation: Organisation, sudden: bool, on=None, confirmation: str = "",
+                   successor: Organisation | None = None) -> Closure:
+    """Rule PP10. Planned: the organisation is closing on `on` (today or later; a date in the past
+    is refused) and the closures sweep suspends its assignments and accounts that day. Sudden: they
+    are suspended now. `confirmation` is the written confirmation from someone with authority (PP14)."""
+    effective, confirmation = _checked_closure(organisation, sudden, on, confirmation, successor)
     acting = permissions.authorise(actor, "organisation.close", organisation)
     organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
     if organisation.status == Organisation.Status.CLOSED:
         raise Conflict(f"{organisation.name} is already closed")
-    effective = min(on, today) if sudden else on
     directory.update_organisation(acting, organisation, status=Organisation.Status.CLOSING, closes_on=effective)
     closure = Closure.objects.create(organisation=organisation, sudden=sudden, closes_on=effective,
                                      confirmation=confirmation, successor=successor, recorded_by_label=acting.label,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import closure_views, views
 
 app_name = "lifecycle"
 
@@ -13,4 +13,6 @@ urlpatterns = [
     path("reinstatements/<int:pk>", views.reinstatement_decide, name="reinstatement"),
     path("reviews", views.reviews, name="reviews"),
     path("reviews/<int:pk>", views.review, name="review"),
+    path("closures", closure_views.closures, name="closures"),
+    path("closures/<int:pk>", closure_views.closure, name="closure"),
 ]

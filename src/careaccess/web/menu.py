@@ -88,6 +88,7 @@ ACTION_NAMES: dict[str, str] = {
     "mailbox.assess": "Assess care home mailbox applications",
     "mailbox.decide": "Approve or reject care home mailbox applications",
     "mailbox.manage": "Manage care homes' mailboxes and shared mailboxes",
+    "organisation.close": "Record an organisation's closure",
 }
 
 _VERBS = {"read": "Look up", "create": "Add", "update": "Change"}
@@ -119,6 +120,7 @@ ACTION_PAGES: dict[str, str] = {
     "review.decide": "lifecycle:reviews",
     "review.decide_escalated": "lifecycle:reviews",
     "reinstatement.check": "lifecycle:reinstatements",
+    "organisation.close": "lifecycle:closures",
     "mailbox.assess": "mailboxes:queue",
     "mailbox.decide": "mailboxes:queue",
     "mailbox.manage": "mailboxes:homes",
