@@ -55,9 +55,8 @@ class OidcClient(models.Model):
         return bool(self.secret_digest) and hmac.compare_digest(self.secret_digest, digest(client_secret))
 
     def check_endpoint_auth_method(self, method, endpoint):
-        if endpoint == "token":
-            return method == self.auth_method
-        return True
+        # token, revocation and introspection alike: only the method the client registered with
+        return method == self.auth_method
 
     def check_response_type(self, response_type):
         return response_type == "code"

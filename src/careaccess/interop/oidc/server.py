@@ -1,5 +1,6 @@
 """The Authlib authorization server: authorization code with PKCE (S256 only) and OpenID Connect,
-refresh tokens (rotated on use), client authentication by client_secret_basic or private_key_jwt."""
+refresh tokens (rotated on use), token revocation (RFC 7009) and introspection (RFC 7662), client
+authentication by client_secret_basic or private_key_jwt."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import datetime as dt
 
 from authlib.integrations.django_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core.grants import OpenIDCode
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,7 +22,7 @@ from careaccess.core.audit import ledger
 from careaccess.core.context import Actor
 from careaccess.directory.models import Person
 
-from . import claims, keys
+from . import claims, keys, services
 from .models import OidcClient, OidcCode, OidcJti, OidcToken, digest
 
 CODE_LIFETIME = 60  # seconds
@@ -38,6 +41,20 @@ def issuer() -> str:
 
 def token_endpoint() -> str:
     return issuer() + "/token"
+
+
+def find_token(value: str, hint: str | None) -> OidcToken | None:
+    """The issued token whose access or refresh token is `value` (the hint's kind looked up first),
+    with `presented_as` saying which of the two it was."""
+    found = OidcToken.objects.select_related("client", "person")
+    kinds = ("refresh_token", "access_token") if hint == "refresh_token" else ("access_token", "refresh_token")
+    for kind in kinds:
+        column = "refresh_digest" if kind == "refresh_token" else "access_digest"
+        token = found.filter(**{column: digest(value)}).first()
+        if token is not None:
+            token.presented_as = kind
+            return token
+    return None
 
 
 class S256Challenge(CodeChallenge):
@@ -142,7 +159,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
     def get_audiences(self):
-        return [token_endpoint(), issuer()]
+        return [token_endpoint(), issuer(), issuer() + "/revoke", issuer() + "/introspect"]
 
     def validate_jti(self, claims_, jti):
         try:
@@ -156,6 +173,45 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         from joserfc.jwk import KeySet
 
         return KeySet.import_key_set(client.public_jwks())
+
+
+class Revocation(RevocationEndpoint):
+    """RFC 7009: a client revokes one of its own tokens; the access and refresh token issued
+    together end together. An unknown token is answered 200, a foreign one invalid_grant."""
+
+    CLIENT_AUTH_METHODS = TOKEN_METHODS
+
+    def query_token(self, token_string, token_type_hint):
+        return find_token(token_string, token_type_hint)
+
+    def revoke_token(self, token, request):
+        services.revoke_token(token, presented_as=token.presented_as)
+
+
+class Introspection(IntrospectionEndpoint):
+    """RFC 7662: a client asks whether one of its own tokens is active. Revoked, expired, unknown
+    and other clients' tokens, and tokens of a person no longer active, are all `active: false`."""
+
+    CLIENT_AUTH_METHODS = TOKEN_METHODS
+
+    def query_token(self, token_string, token_type_hint):
+        return find_token(token_string, token_type_hint)
+
+    def check_permission(self, token, client, request):
+        return token.check_client(client)
+
+    def create_introspection_payload(self, token):
+        if token is None or token.is_revoked() or token.person.status != Person.Status.ACTIVE:
+            return {"active": False}
+        issued = int(token.issued_at.timestamp())
+        payload = {"active": True, "scope": token.scope, "client_id": token.client.client_id, "sub": token.person.uid,
+                   "aud": token.client.client_id, "iss": issuer(), "iat": issued}
+        if token.presented_as == "access_token":
+            # Refresh tokens do not expire (they rotate on use and end by revocation or sign-out).
+            if token.is_expired():
+                return {"active": False}
+            payload.update(token_type="Bearer", exp=issued + token.expires_in)
+        return payload
 
 
 class Server(AuthorizationServer):
@@ -194,6 +250,8 @@ def build_server() -> Server:
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
     server.register_grant(CodeGrant, [S256Challenge(required=True), OpenID(require_nonce=False)])
     server.register_grant(RefreshGrant)
+    server.register_endpoint(Revocation)
+    server.register_endpoint(Introspection)
     return server
 
 

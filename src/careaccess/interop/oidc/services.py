@@ -1,4 +1,5 @@
-"""Writes of the OpenID Connect provider: registering clients, revoking a session's tokens."""
+"""Writes of the OpenID Connect provider: registering clients, revoking a token (RFC 7009).
+(A session's tokens end at sign-out: logout.end_session.)"""
 
 from __future__ import annotations
 
@@ -45,3 +46,15 @@ def add_client(actor: Actor, *, name: str, redirect_uris: list[str], auth_method
                       after={"name": name, "redirect_uris": redirect_uris, "auth_method": auth_method,
                              "scope": client.scope, "backchannel_logout_uri": backchannel_logout_uri})
     return client, secret
+
+
+def revoke_token(token: OidcToken, *, presented_as: str) -> bool:
+    """Revoke an issued token at its client's request: its access and refresh token end together.
+    Returns False when it was revoked already (nothing changes, nothing is recorded)."""
+    with transaction.atomic():
+        revoked = OidcToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=clock.now())
+        if revoked:
+            ledger.record("oidc.token_revoked", actor=Actor.system(f"oidc:{token.client.client_id}"),
+                          target_type="oidc_token", target_id=token.pk, person_uid=token.person.uid,
+                          after={"client": token.client.client_id, "presented": presented_as})
+    return bool(revoked)

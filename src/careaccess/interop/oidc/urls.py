@@ -10,4 +10,6 @@ urlpatterns = [
     path("authorize", views.authorize, name="authorize"),
     path("token", views.token, name="token"),
     path("userinfo", views.userinfo, name="userinfo"),
+    path("revoke", views.revoke, name="revoke"),
+    path("introspect", views.introspect, name="introspect"),
 ]

@@ -1,5 +1,5 @@
 """OpenID Connect endpoints: discovery, JWKS, authorization (consent and role selection on the
-NHS.UK shell, signed in through the web sign-in), token, userinfo."""
+NHS.UK shell, signed in through the web sign-in), token, userinfo, revocation, introspection."""
 
 from __future__ import annotations
 
@@ -34,6 +34,10 @@ def discovery(request):
         "token_endpoint": iss + "/token",
         "userinfo_endpoint": iss + "/userinfo",
         "jwks_uri": iss + "/jwks",
+        "revocation_endpoint": iss + "/revoke",
+        "revocation_endpoint_auth_methods_supported": TOKEN_METHODS,
+        "introspection_endpoint": iss + "/introspect",
+        "introspection_endpoint_auth_methods_supported": TOKEN_METHODS,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -109,6 +113,20 @@ def authorize(request):
 def token(request):
     _set_issuer(request)
     return server.create_token_response(request)
+
+
+@csrf_exempt
+@require_POST
+def revoke(request):
+    _set_issuer(request)
+    return server.create_endpoint_response("revocation", request)
+
+
+@csrf_exempt
+@require_POST
+def introspect(request):
+    _set_issuer(request)
+    return server.create_endpoint_response("introspection", request)
 
 
 def _bearer_error(description: str) -> HttpResponse:
