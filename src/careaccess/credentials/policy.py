@@ -16,6 +16,10 @@ def _get(name: str, default):
     return getattr(settings, name, default)
 
 
+def ra_email() -> str:  # the RA team's mailbox: misuse checks, breach reports, "if this was not you"
+    return str(_get("CAREACCESS_RA_EMAIL", "ra-team@careaccess.localhost"))
+
+
 def pin_min_length() -> int:  # issue 5: PIN of 6-8 digits
     return int(_get("CAREACCESS_PIN_MIN_LENGTH", 6))
 

@@ -97,3 +97,24 @@ def sign_in_refusal(method: str, *, card_only: bool, service_name: str = "this s
     if method not in sign_in_methods(card_only):
         return f"{service_name} is card-only: no card, no access; there is no fall-back sign-in (rule DS18)"
     return None
+
+
+REMOVAL_REASON_MAX = 300
+
+
+def removal_errors(*, reason, in_person, id_document, photo_documents) -> dict[str, str]:
+    """What is wrong with an RA's removal of a person's lost authenticator, by field. The person is
+    there (never remote, as for a card unlock: DS3) and the RA agent has seen a photo ID now (only
+    RA agents check identity: DS5); the reason is kept in the audit entry."""
+    errors = {}
+    text = " ".join(str(reason or "").split())
+    if not text:
+        errors["reason"] = "enter why the authenticator is removed, like 'phone lost on 3 June'"
+    elif len(text) > REMOVAL_REASON_MAX:
+        errors["reason"] = f"keep the reason to {REMOVAL_REASON_MAX} characters; this one has {len(text)}"
+    if in_person is not True:
+        errors["in_person"] = ("an authenticator is removed only with the person present (rule DS3); "
+                               "it is never removed remotely: ask them to come to the RA")
+    if id_document not in photo_documents:
+        errors["id_document"] = "choose the photo ID you checked now: " + ", ".join(sorted(photo_documents))
+    return errors

@@ -9,7 +9,6 @@ face-to-face check, rule SC7).
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -22,6 +21,7 @@ from careaccess.core.outbox.services import enqueue
 from careaccess.directory import services as directory_services
 from careaccess.directory.models import Person
 
+from . import policy
 from .models import BreachReport
 
 CONTACT_FIELDS = ("email", "phone")
@@ -99,7 +99,7 @@ def report_breach(actor: Actor, *, description: str, new_password: str, confirm:
                       person_uid=person.uid, reason="suspected breach (PP4)")
         ledger.record("breach.reported", actor=actor, target_type="breach_report", target_id=report.pk,
                       person_uid=person.uid, after={"description": description}, reason="suspected breach (PP4)")
-        enqueue(to=getattr(settings, "CAREACCESS_RA_EMAIL", "ra-team@careaccess.localhost"),
+        enqueue(to=policy.ra_email(),
                 subject=f"Suspected credential breach reported by {person.given_name} {person.family_name} ({person.uid})",
                 body=(f"{person.given_name} {person.family_name} (user ID {person.uid}) reported a suspected "
                       f"breach of their credentials at {ledger.format_time(now)} and changed their password at once.\n\n"

@@ -97,10 +97,11 @@ def _pharmacist_actor(actor: Actor, holder: Person) -> Actor | None:
     return None
 
 
-def authorise_for_holder(actor: Actor, action: str, holder: Person, *, pharmacist: bool = False) -> Actor:
-    """Allow `action` on a holder's card when the actor's grant covers one of the holder's
-    organisations (a sponsor must know the person, SC9); with no live position anywhere, only RA
-    staff may act. `pharmacist`: a pharmacist at the holder's pharmacy may too (DS8)."""
+def authorise_for_holder(actor: Actor, action: str, holder: Person, *, pharmacist: bool = False,
+                         what: str = "this card") -> Actor:
+    """Allow `action` on a holder's card (or `what` else of theirs) when the actor's grant covers
+    one of the holder's organisations (a sponsor must know the person, SC9); with no live position
+    anywhere, only RA staff may act. `pharmacist`: a pharmacist at the holder's pharmacy may too (DS8)."""
     if actor.kind != "person":
         return permissions.authorise(actor, action)
     organisations = _holder_organisations(holder)
@@ -113,9 +114,12 @@ def authorise_for_holder(actor: Actor, action: str, holder: Person, *, pharmacis
         granted = _pharmacist_actor(actor, holder)
         if granted is not None:
             return granted
+    allowed = permissions.ACTIONS[action]
     who = "an RA agent, a sponsor of their organisation or a pharmacist at their pharmacy (not a locum)" if pharmacist \
-        else "RA staff or a sponsor of the holder's organisation"
-    raise Forbidden(f"{actor.label} may not {action.replace('card.', '').replace('_', ' ')} this card: only {who} may")
+        else "RA staff or a sponsor of the holder's organisation" if "sponsor" in allowed \
+        else "RA staff of the holder's organisation"
+    verb = action.partition(".")[2].replace("_", " ")
+    raise Forbidden(f"{actor.label} may not {verb} {what}: only {who} may")
 
 
 def _not_self(actor: Actor, holder: Person, what: str) -> None:
@@ -412,16 +416,12 @@ def repair_card(actor: Actor, card: Card | str, *, in_person: bool) -> Card:
 _CANCEL_REVOCATION = {"lost": "key_compromise", "stolen": "key_compromise", "damaged": "cessation_of_operation"}
 
 
-def _ra_email() -> str:
-    return getattr(settings, "CAREACCESS_RA_EMAIL", "ra-team@careaccess.localhost")
-
-
 def _open_misuse_check(actor: Actor, card: Card, kind: str, description: str) -> MisuseReport:
     report = MisuseReport.objects.create(card=card, kind=kind, description=description, reported_by_label=actor.label,
                                          reported_at=clock.now())
     _record("card.misuse_reported", actor, card, target=report,
             after={"card": card.serial, "kind": kind, "description": description})
-    enqueue(to=_ra_email(), subject=f"Smartcard {card.serial}: {report.get_kind_display().lower()} to check",
+    enqueue(to=policy.ra_email(), subject=f"Smartcard {card.serial}: {report.get_kind_display().lower()} to check",
             body=(f"{report.get_kind_display()} reported by {actor.label} for card {card.serial} of user "
                   f"{card.person.uid}.\n\n{description}\n\nMisuse report {report.id} is open until an RA manager "
                   f"decides it."), kind="misuse_report", cause=f"misuse_report:{report.id}")
@@ -634,7 +634,7 @@ def request_unlock_code(serial: str) -> UnlockCode:
                                                                           "expires_at": unlock.expires_at})
     enqueue(to=address, subject="Your smartcard unlock code",
             body=(f"Your one-time code to unlock smartcard {card.serial} is {code}.\n\nIt works once, for "
-                  f"{minutes} minutes. If you did not ask for it, tell the RA team at {_ra_email()} at once."),
+                  f"{minutes} minutes. If you did not ask for it, tell the RA team at {policy.ra_email()} at once."),
             kind="unlock_code", cause=f"unlock_code:{unlock.id}")
     return unlock
 

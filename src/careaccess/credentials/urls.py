@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import cardviews, keyviews, views
+from . import cardviews, keyviews, raviews, views
 
 app_name = "credentials"
 
@@ -20,4 +20,9 @@ urlpatterns = [
     path("security/security-key/options", keyviews.security_key_options, name="security-key-options"),
     path("verify/security-key/options", keyviews.verify_key_options, name="verify-key-options"),
     path("verify/security-key", keyviews.verify_key, name="verify-key"),
+    # RA staff: a person's second factors, and removing a lost one
+    path("people", raviews.find_person, name="find-person"),
+    path("people/<str:uid>/authenticators", raviews.person_authenticators, name="person-authenticators"),
+    path("people/<str:uid>/authenticators/<str:authenticator_id>/remove", raviews.remove_authenticator,
+         name="remove-authenticator"),
 ]

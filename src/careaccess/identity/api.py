@@ -268,3 +268,44 @@ def appointments(request, state: str | None = None):
     if state:
         queryset = queryset.filter(state=state)
     return [appointment_out(a) for a in queryset.order_by("training_due_on", "id")[:500]]
+
+
+# --- second factors: the RA removes a lost one (credentials.removal) ---
+
+class AuthenticatorOut(Schema):
+    id: str = Field(..., description="'app-<n>' for the authenticator app, 'key-<n>' for a security key")
+    kind: str
+    name: str
+    registered_at: dt.datetime
+    last_used_at: dt.datetime | None
+
+
+class RemovalIn(In):
+    reason: str = Field(..., description="why it is removed, like 'phone lost on 3 June' (at most 300 characters)")
+    in_person: bool = Field(..., description="the person is present: never remote (rule DS3)")
+    id_document: Literal[tuple(sorted(rules.PHOTO_DOCUMENTS))] = Field(  # type: ignore[valid-type]
+        ..., description="the photo ID the RA agent checked now (rule DS5)")
+
+
+@router.get("/people/{uid}/authenticators", response={200: list[AuthenticatorOut], **READ},
+            summary="A person's second factors", description="The person themselves, or RA staff covering them.")
+def authenticators(request, uid: str):
+    from careaccess.credentials import removal
+
+    person = _person(uid)
+    actor = _actor(request)
+    if not (actor.kind == "person" and actor.person_id == person.id):
+        removal.authorise(actor, person)
+    return [vars(a) for a in removal.authenticators_of(person)]
+
+
+@router.post("/people/{uid}/authenticators/{authenticator_id}/removal", response={200: AuthenticatorOut, **WRITE},
+             summary="Remove a lost authenticator (RA staff, person present)",
+             description="RA agents and managers covering the person, never the person themselves; the person is "
+                         "present and their photo ID checked (DS3, DS5). Audited; the person is emailed. With no "
+                         "second factor left they set up a new one at their next sign-in.")
+def remove_authenticator(request, uid: str, authenticator_id: str, payload: RemovalIn):
+    from careaccess.credentials import removal
+
+    removed = removal.remove_authenticator(_actor(request), _person(uid), authenticator_id, **payload.model_dump())
+    return vars(removed)

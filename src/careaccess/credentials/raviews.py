@@ -1,0 +1,99 @@
+"""Staff pages for a person's second factors: RA staff find the person, see their authenticators
+and remove a lost one (`removal.remove_authenticator`), with the person present."""
+
+from __future__ import annotations
+
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from careaccess.core.errors import CareAccessError, Forbidden, InvalidInput, NotFound
+from careaccess.directory.models import Person
+from careaccess.identity.models import IdentityCheck
+from careaccess.identity.rules import PHOTO_DOCUMENTS
+from careaccess.web import auth as web_auth
+
+from . import removal
+
+RA_STAFF = ("ra_agent", "ra_manager")
+FIELDS = ("id_document", "in_person", "reason")
+
+
+def _person(uid: str) -> Person | None:
+    return Person.objects.filter(uid=str(uid or "").strip()).first()
+
+
+@web_auth.staff_required(capabilities=RA_STAFF)
+@require_GET
+def find_person(request):
+    """Find a person by user id, then go to their sign-in security page."""
+    uid = request.GET.get("uid", "").strip()
+    errors = []
+    if "uid" in request.GET:
+        if _person(uid) is not None:
+            return redirect(reverse("credentials:person-authenticators", args=[uid]))
+        message = ("Enter the person's user ID" if not uid else
+                   f"No person has the user ID {uid}: check the 12 digits on their card or record")
+        errors = [{"text": message, "href": "#uid"}]
+    return render(request, "credentials/find_person.jinja", {"uid": uid, "errors": errors},
+                  status=422 if errors else 200)
+
+
+def _allowed_person(request, uid: str):
+    """The person, or the page to show instead (not found, or not this actor's to manage)."""
+    person = _person(uid)
+    if person is None:
+        return None, render(request, "credentials/find_person.jinja", {"uid": uid, "errors": [
+            {"text": f"No person has the user ID {uid}: check the 12 digits", "href": "#uid"}]}, status=404)
+    try:
+        request.actor = removal.authorise(request.actor, person)
+    except Forbidden as refused:
+        return None, web_auth.forbidden(request, message=refused.message)
+    return person, None
+
+
+@web_auth.staff_required(capabilities=RA_STAFF)
+@never_cache
+@require_GET
+def person_authenticators(request, uid: str):
+    person, refusal = _allowed_person(request, uid)
+    if refusal is not None:
+        return refusal
+    return render(request, "credentials/person_authenticators.jinja", {
+        "person": person, "authenticators": removal.authenticators_of(person),
+        "removed": request.GET.get("removed", "")})
+
+
+@web_auth.staff_required(capabilities=RA_STAFF)
+@never_cache
+@require_http_methods(["GET", "POST"])
+def remove_authenticator(request, uid: str, authenticator_id: str):
+    person, refusal = _allowed_person(request, uid)
+    if refusal is not None:
+        return refusal
+    chosen = next((a for a in removal.authenticators_of(person) if a.id == authenticator_id), None)
+    if chosen is None:
+        return redirect(reverse("credentials:person-authenticators", args=[uid]))
+    values = {"id_document": "", "in_person": False, "reason": ""}
+    field_errors = {}
+    if request.method == "POST":
+        values = {"id_document": request.POST.get("id_document", ""), "in_person": request.POST.get("in_person") == "yes",
+                  "reason": request.POST.get("reason", "")}
+        try:
+            removal.remove_authenticator(request.actor, person, authenticator_id, **values)
+        except InvalidInput as error:
+            field_errors = error.errors
+        except (NotFound, CareAccessError) as error:
+            field_errors = {"__all__": error.message}
+        else:
+            target = reverse("credentials:person-authenticators", args=[uid])
+            return redirect(f"{target}?{urlencode({'removed': chosen.name})}")
+    errors = [{"text": field_errors[name], "href": f"#{name}"} for name in FIELDS if name in field_errors]
+    if "__all__" in field_errors:
+        errors.append({"text": field_errors["__all__"], "href": "#main-content"})
+    documents = [(value, label) for value, label in IdentityCheck.DocumentType.choices if value in PHOTO_DOCUMENTS]
+    return render(request, "credentials/remove_authenticator.jinja", {
+        "person": person, "authenticator": chosen, "values": values, "field_errors": field_errors, "errors": errors,
+        "documents": documents}, status=422 if errors else 200)
