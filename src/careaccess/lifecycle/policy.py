@@ -22,6 +22,10 @@ def end_date_warning_days() -> int:  # CC9, DS15: temporary staff and locums war
     return int(_get("CAREACCESS_END_DATE_WARNING_DAYS", 14))
 
 
+def ra_training_warning_days() -> int:  # DS10: an RA agent is warned this many days before the training deadline
+    return int(_get("CAREACCESS_RA_TRAINING_WARNING_DAYS", 14))
+
+
 def certificate_notice_days() -> tuple[int, ...]:  # certificate expiry notices: 90, 30 and 7 days before
     return tuple(sorted(int(d) for d in _get("CAREACCESS_CERTIFICATE_NOTICE_DAYS", (90, 30, 7))))
 
@@ -54,6 +58,7 @@ def as_dict() -> dict:
     return {
         "CAREACCESS_INACTIVITY_WARNING_DAYS": inactivity_warning_days(),
         "CAREACCESS_END_DATE_WARNING_DAYS": end_date_warning_days(),
+        "CAREACCESS_RA_TRAINING_WARNING_DAYS": ra_training_warning_days(),
         "CAREACCESS_CERTIFICATE_NOTICE_DAYS": certificate_notice_days(),
         "CAREACCESS_SWEEP_BATCH_SIZE": sweep_batch_size(),
         "CAREACCESS_SWEEP_EVERY_SECONDS": sweep_every_seconds(),

@@ -304,21 +304,35 @@ def leavers(*, actor: Actor = SYSTEM, dry_run: bool = False, progress: Progress 
 # --- RA agent training deadline (DS10) ---
 
 def ra_training(*, actor: Actor = SYSTEM, dry_run: bool = False, progress: Progress | None = None) -> SweepResult:
-    """Identity's own DS10 function removes RA agents untrained by their deadline."""
+    """Identity's own DS10 function removes RA agents untrained by their deadline; each is warned
+    `CAREACCESS_RA_TRAINING_WARNING_DAYS` before it, once per deadline."""
     from careaccess.identity import selectors as identity_selectors
     from careaccess.identity import services as identity_services
 
     result = SweepResult("ra-training", dry_run)
+    today = clock.today()
     if dry_run:
-        for appointment in identity_selectors.overdue_ra_agent_appointments(clock.today()):
+        for appointment in identity_selectors.overdue_ra_agent_appointments(today):
             result.changes.append(f"remove RA agent role of {appointment.person.uid} (training due "
                                   f"{appointment.training_due_on})")
             result.add("RA agents removed")
-        return result
-    for appointment in identity_services.remove_untrained_ra_agents(actor):
-        result.changes.append(f"removed RA agent role of {appointment.person.uid} (training due "
-                              f"{appointment.training_due_on})")
-        result.add("RA agents removed")
+    else:
+        for appointment in identity_services.remove_untrained_ra_agents(actor):
+            result.changes.append(f"removed RA agent role of {appointment.person.uid} (training due "
+                                  f"{appointment.training_due_on})")
+            result.add("RA agents removed")
+    # Incomplete on the deadline or before it: those identity would find overdue the day after the horizon.
+    horizon = today + dt.timedelta(days=policy.ra_training_warning_days())
+    due_soon = identity_selectors.overdue_ra_agent_appointments(horizon + dt.timedelta(days=1)).filter(
+        training_due_on__gte=today).values_list("id", "training_due_on", "person__email",
+                                                "assignment__position__organisation__name")
+    candidates = [(f"ra-training:{a}:{due.isoformat()}", email,
+                   f"Complete your RA agent training by {due.isoformat()} or lose the role",
+                   f"You were appointed an RA agent at {org}. Your RA agent training must be recorded, and the RA "
+                   f"agent terms accepted, by {due.isoformat()}; otherwise the RA agent role is removed the next day "
+                   f"(rule DS10). Book a training session now, or ask your RA manager.\n")
+                  for a, due, email, org in due_soon]
+    send_notices(candidates, kind="ra-training", result=result, dry_run=dry_run, what="RA training warnings")
     return result
 
 

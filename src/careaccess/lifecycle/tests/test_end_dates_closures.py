@@ -151,13 +151,62 @@ def test_ds10_untrained_ra_agent_loses_the_role_through_identitys_function(world
     position = testing.position(world.icb, "RA agent", capabilities=["ra_agent"])
     appointment = identity.appoint_ra_agent(world.ra_manager, agent, position)
     clock.advance(dt.timedelta(days=30))
-    assert sweeps.ra_training().changed == 0  # the deadline day itself
+    assert sweeps.ra_training().counts.get("RA agents removed", 0) == 0  # the deadline day itself
     clock.advance(dt.timedelta(days=1))
     assert sweeps.ra_training(dry_run=True).counts["RA agents removed"] == 1
     result = sweeps.ra_training()
     appointment.refresh_from_db()
     assert result.counts["RA agents removed"] == 1 and appointment.state == "removed"
     assert sweeps.ra_training().changed == 0
+
+
+def test_ds10_ra_agent_is_warned_once_before_the_training_deadline(world, clock, settings):
+    from careaccess.identity import services as identity
+
+    settings.CAREACCESS_RA_AGENT_TRAINING_DAYS = 30
+    settings.CAREACCESS_RA_TRAINING_WARNING_DAYS = 10
+    agent = testing.person(given_name="New", family_name="Agent")
+    position = testing.position(world.icb, "RA agent", capabilities=["ra_agent"])
+    appointment = identity.appoint_ra_agent(world.ra_manager, agent, position)
+    deadline = appointment.training_due_on
+
+    def warnings():
+        return [m for m in messages_to(agent.email) if "RA agent training" in m.subject]
+
+    clock.advance(dt.timedelta(days=19))  # the day before the warning day
+    assert sweeps.ra_training().changed == 0 and warnings() == []
+    clock.advance(dt.timedelta(days=1))  # the warning day: 10 days before the deadline
+    assert clock.today() == deadline - dt.timedelta(days=10)
+    size = ledger_size()
+    assert sweeps.ra_training(dry_run=True).counts == {"RA training warnings": 1} and warnings() == []
+    result = sweeps.ra_training()
+    assert result.counts == {"RA training warnings": 1} and ledger_size() == size
+    [warning] = warnings()
+    assert deadline.isoformat() in warning.subject and "rule DS10" in warning.body
+    assert warning.kind == "lifecycle.ra-training"
+    assert sweeps.ra_training().changed == 0  # once per deadline
+    clock.advance(dt.timedelta(days=10))  # the deadline: still no second warning, the role is kept
+    assert sweeps.ra_training().changed == 0 and len(warnings()) == 1
+    appointment.refresh_from_db()
+    assert appointment.state == "awaiting_training"
+    clock.advance(dt.timedelta(days=1))  # the day after: removed, not warned again
+    removed = sweeps.ra_training()
+    assert removed.counts["RA agents removed"] == 1 and removed.changed == 1 and len(warnings()) == 1
+
+
+def test_ds10_an_ra_agent_trained_under_the_terms_is_not_warned(world, clock, settings):
+    from careaccess.identity import services as identity
+
+    settings.CAREACCESS_RA_AGENT_TRAINING_DAYS = 5  # inside the warning window (14 days) at once
+    agent = testing.person(given_name="Keen", family_name="Agent")
+    position = testing.position(world.icb, "RA agent", capabilities=["ra_agent"])
+    identity.appoint_ra_agent(world.ra_manager, agent, position)
+    assert sweeps.ra_training(dry_run=True).counts == {"RA training warnings": 1}
+    identity.record_training(world.ra_manager, agent, kind="ra_agent", completed_on=clock.today())
+    assert sweeps.ra_training(dry_run=True).counts == {"RA training warnings": 1}  # the terms are still due
+    identity.publish_terms(SYSTEM, kind="ra_agent", version="1", title="RA agent terms", text="I will check ID.")
+    identity.accept_terms(SYSTEM, agent, kind="ra_agent", version="1")
+    assert sweeps.ra_training().changed == 0 and messages_to(agent.email) == []
 
 
 @pytest.fixture
