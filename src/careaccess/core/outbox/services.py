@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -33,6 +34,27 @@ def enqueue(*, to: list[str] | str, subject: str, body: str, kind: str = "notifi
         created_at=now,
         next_attempt_at=now,
     )
+
+
+def enqueue_many(messages: Iterable[dict]) -> int:
+    """Queue many emails in the caller's transaction with one INSERT per thousand (the lifecycle
+    sweeps' notices). Each message is `enqueue`'s keywords: to, subject, body, kind, cause."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("outbox messages are written inside the transaction of the change that causes them")
+    now = clock.now()
+    rows = []
+    for message in messages:
+        to = message["to"]
+        recipients = [to] if isinstance(to, str) else list(to)
+        if not recipients:
+            raise ValueError("a message needs at least one recipient")
+        message_uuid = uuid.uuid4()
+        rows.append(Message(id=message_uuid, message_id=f"<{message_uuid.hex}@{settings.CAREACCESS_MAIL_DOMAIN}>",
+                            to=recipients, subject=message["subject"], body=message["body"],
+                            kind=message.get("kind", "notification"), cause=message.get("cause", ""),
+                            created_at=now, next_attempt_at=now))
+    Message.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
 
 
 def retry_now(reference: str, *, actor=None, reason: str = "") -> Message:
