@@ -6,7 +6,6 @@ separate messages (rule CC8)."""
 from __future__ import annotations
 
 import email
-import os
 import re
 from email import policy
 from pathlib import Path
@@ -20,18 +19,12 @@ from careaccess.directory.models import Person
 
 from .conftest import person_of
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path("/tmp/requests-page.png")
 PASSWORD = "correct horse battery staple"
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls of the test body would
-# otherwise be refused as "async unsafe".
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
 ]
 
 
@@ -41,26 +34,6 @@ def with_password(actor) -> Person:
     user = get_user_model().objects.create_user(username=person.uid, password=PASSWORD)
     Person.objects.filter(pk=person.pk).update(user=user)
     return person
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15000)
-        # Nothing leaves the machine: the NHS.UK stylesheet's web fonts (assets.nhs.uk) fail at
-        # once instead of holding up each page's load event until the network gives up.
-        context.route(re.compile(r"^https?://(?!localhost[:/]|127\.0\.0\.1[:/])"), lambda route: route.abort())
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 def test_raise_validate_approve_fulfil_a_new_user_then_read_the_two_emails(live_server, page, world, settings,

@@ -3,47 +3,23 @@ with a virtual authenticator added through the Chrome DevTools Protocol. A spons
 key, signs out, and signs in again with password then key. WebAuthn needs a secure context, which
 "localhost" is (127.0.0.1 is not the relying party id used here)."""
 
-import os
-from pathlib import Path
-
 import pytest
 
 from careaccess.core.audit.models import Entry
 from careaccess.credentials.models import SecurityKey
 from careaccess.web.tests.conftest import PASSWORD, organisation, person, place, staff_catalogue
 
-CHROMIUM = Path("/usr/bin/chromium")
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def page_with_authenticator():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        # Nothing leaves the machine (web fonts and the like would only slow the page).
-        context.route("**/*", lambda route: route.continue_() if "localhost" in route.request.url else route.abort())
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        cdp = context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-            "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
-            "hasUserVerification": True, "isUserVerified": True}})
-        yield page
-        context.close()
-        browser.close()
+def page_with_authenticator(page):
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True}})
+    return page
 
 
 def test_register_a_security_key_then_sign_in_with_it(live_server, page_with_authenticator, transactional_db,

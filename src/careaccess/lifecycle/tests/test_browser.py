@@ -1,8 +1,5 @@
 """A reviewer deciding a campaign in a real browser (Debian's Chromium through Playwright), rule PP6."""
 
-import os
-from pathlib import Path
-
 import pytest
 
 from careaccess.lifecycle import sweeps
@@ -11,13 +8,7 @@ from careaccess.lifecycle.models import Campaign, CampaignItem
 from .conftest import person_of
 from .test_pages import PASSWORD, give_sign_in
 
-CHROMIUM = Path("/usr/bin/chromium")
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(autouse=True)
@@ -25,9 +16,7 @@ def _fast_hashers(settings):
     settings.PASSWORD_HASHERS = ["careaccess.credentials.testing.QuickArgon2PasswordHasher"]
 
 
-def test_pp6_reviewer_decides_a_campaign_in_the_browser(transactional_db, live_server, world, clock):
-    from playwright.sync_api import sync_playwright
-
+def test_pp6_reviewer_decides_a_campaign_in_the_browser(transactional_db, live_server, page, world, clock):
     world.user(world.provider, given_name="Pat", family_name="Keeper")
     sweeps.run("campaigns")
     campaign = Campaign.objects.get(organisation=world.provider)
@@ -36,33 +25,30 @@ def test_pp6_reviewer_decides_a_campaign_in_the_browser(transactional_db, live_s
     lead = person_of(world.lead)
     give_sign_in(lead)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
-        page.goto(f"{live_server.url}/lifecycle/reviews/{campaign.pk}")
-        page.fill("#username", lead.uid)
-        page.fill("#password", PASSWORD)
-        page.click("button:has-text('Sign in')")
-        page.wait_for_url(f"{live_server.url}/lifecycle/reviews/{campaign.pk}")
-        assert "Review of" in page.locator("h1").inner_text()
+    page.goto(f"{live_server.url}/lifecycle/reviews/{campaign.pk}")
+    page.fill("#username", lead.uid)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{live_server.url}/lifecycle/reviews/{campaign.pk}")
+    assert "Review of" in page.locator("h1").inner_text()
 
-        # Revoke without a reason: the error summary links to the reason.
-        page.check(f"#decision-{assignment_item.pk}-2")
-        page.click("button:has-text('Save decisions')")
-        assert page.title().startswith("Error: ")
-        summary = page.locator(".nhsuk-error-summary")
-        assert "Give the reason" in summary.inner_text()
+    # Revoke without a reason: the error summary links to the reason.
+    page.check(f"#decision-{assignment_item.pk}-2")
+    page.click("button:has-text('Save decisions')")
+    assert page.title().startswith("Error: ")
+    summary = page.locator(".nhsuk-error-summary")
+    assert "Give the reason" in summary.inner_text()
 
-        page.check(f"#decision-{assignment_item.pk}-2")
-        page.fill(f"#reason-{assignment_item.pk}", "moved to the office; no longer visits clients")
-        page.check(f"#decision-{account_item.pk}")
-        page.fill(f"#reason-{account_item.pk}", "still needs the portal")
-        page.click("button:has-text('Save decisions')")
-        page.wait_for_url(f"{live_server.url}/lifecycle/reviews/{campaign.pk}")
-        assert "2 of 2 decided" in page.locator("#progress").inner_text()
-        assert "Revoke" in page.locator("#decided").inner_text()
-        page.screenshot(path="/tmp/lifecycle-review.png", full_page=True)
-        browser.close()
+    page.check(f"#decision-{assignment_item.pk}-2")
+    page.fill(f"#reason-{assignment_item.pk}", "moved to the office; no longer visits clients")
+    page.check(f"#decision-{account_item.pk}")
+    page.fill(f"#reason-{account_item.pk}", "still needs the portal")
+    page.click("button:has-text('Save decisions')")
+    page.wait_for_url(f"{live_server.url}/lifecycle/reviews/{campaign.pk}")
+    assert "2 of 2 decided" in page.locator("#progress").inner_text()
+    assert "Revoke" in page.locator("#decided").inner_text()
+    page.screenshot(path="/tmp/lifecycle-review.png", full_page=True)
+
 
     assignment_item.refresh_from_db(), account_item.refresh_from_db()
     assert assignment_item.decision == CampaignItem.Decision.REVOKE and assignment_item.access_request is not None

@@ -2,10 +2,6 @@
 on the public page, the sponsor's administrator assesses and approves, and a new user signs in
 with the temporary password and completes the first sign-in (NM1, NM2, NM3, NM5, NM7, NM8, CC8)."""
 
-import os
-import re
-from pathlib import Path
-
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -15,34 +11,8 @@ from careaccess.mailboxes.models import Application, Mailbox
 
 from .conftest import PDF, make_world
 
-CHROMIUM = Path("/usr/bin/chromium")
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.browser
 ADMIN_PASSWORD = "Admin-Browser-Pass-1"
-
-
-@pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        # Nothing leaves the machine: the stylesheet's web fonts fail at once instead of holding
-        # up each page's load event until the network gives up.
-        context.route(re.compile(r"^https?://(?!localhost[:/]|127\.0\.0\.1[:/])"), lambda route: route.abort())
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        yield page
-        context.close()
-        browser.close()
 
 
 def sign_in(page, base, username, password, lands_on="/"):
@@ -53,15 +23,14 @@ def sign_in(page, base, username, password, lands_on="/"):
     page.wait_for_url(f"{base}{lands_on}")
 
 
-def test_journey_from_public_application_to_first_sign_in(live_server, browser_page, transactional_db, settings,
-                                                         tmp_path):
+def test_journey_from_public_application_to_first_sign_in(live_server, page, transactional_db, settings, tmp_path):
     world = make_world(settings, tmp_path)
     admin = Person.objects.get(pk=world.admin.person_id)
     admin.user = get_user_model().objects.create_user(username=admin.uid, password=ADMIN_PASSWORD)
     admin.save(update_fields=["user"])
     report = tmp_path / "ig-toolkit.pdf"
     report.write_bytes(PDF)
-    base, page = live_server.url, browser_page
+    base = live_server.url
 
     # NM1: the public page, first incomplete (error summary), then complete with the PDF.
     page.goto(f"{base}/mailboxes/apply")

@@ -1,49 +1,22 @@
 """The shell in a real browser: Debian's Chromium driven by Playwright against the live server."""
 
-import os
 from pathlib import Path
 
 import pytest
 
 from .conftest import PASSWORD, organisation, person, place
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path("/tmp/web-home.png")
 
-# Playwright's sync API runs an event loop in this thread; Django's ORM calls made from the
-# test body would otherwise be refused as "async unsafe".
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        yield page
-        context.close()
-        browser.close()
-
-
-def test_sign_in_and_see_home(live_server, browser_page, transactional_db):
+def test_sign_in_and_see_home(live_server, page, transactional_db):
     from careaccess.web.tests.conftest import staff_catalogue
 
     staff_catalogue()
     who = person("Priya", "Patel")
     place(who, organisation("A81001", name="Riverside Surgery"), "Practice manager", "sponsor")
-    page = browser_page
     failed = []
     page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
 
@@ -73,9 +46,7 @@ def test_sign_in_and_see_home(live_server, browser_page, transactional_db):
     assert page.locator("h1").inner_text() == "Sign in to careaccess"
 
 
-def test_pages_work_without_javascript(live_server, transactional_db):
-    from playwright.sync_api import sync_playwright
-
+def test_pages_work_without_javascript(live_server, new_page, transactional_db):
     from careaccess.web.tests.conftest import staff_catalogue
 
     staff_catalogue()
@@ -84,27 +55,22 @@ def test_pages_work_without_javascript(live_server, transactional_db):
     place(who, practice, "Practice manager", "sponsor")
     place(who, organisation("C83003", name="Moorside Surgery"), "Authoriser", "authoriser")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        context = browser.new_context(java_script_enabled=False)
-        page = context.new_page()
-        page.goto(f"{live_server.url}/sign-in")
-        page.click("button:has-text('Sign in')")
-        assert page.title() == "Error: Sign in – careaccess"
-        summary = page.locator(".nhsuk-error-summary")
-        assert "Enter your user ID or email address" in summary.inner_text()
-        assert "Enter your password" in summary.inner_text()
-        page.screenshot(path="/tmp/web-signin-error.png", full_page=True)
+    page = new_page(java_script_enabled=False)
+    page.goto(f"{live_server.url}/sign-in")
+    page.click("button:has-text('Sign in')")
+    assert page.title() == "Error: Sign in – careaccess"
+    summary = page.locator(".nhsuk-error-summary")
+    assert "Enter your user ID or email address" in summary.inner_text()
+    assert "Enter your password" in summary.inner_text()
+    page.screenshot(path="/tmp/web-signin-error.png", full_page=True)
 
-        page.fill("#username", who.email)
-        page.fill("#password", PASSWORD)
-        page.click("button:has-text('Sign in')")
-        assert page.locator("h1").inner_text() == "Choose the position you act in"
-        page.check("text=Authoriser, Moorside Surgery (C83003)")
-        page.click("button:has-text('Continue')")
-        assert page.url == f"{live_server.url}/"
-        assert "Acting as Authoriser, Moorside Surgery (C83003)" in page.locator("header").inner_text()
-        page.click("button:has-text('Sign out')")
-        assert page.url == f"{live_server.url}/sign-in"
-        context.close()
-        browser.close()
+    page.fill("#username", who.email)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    assert page.locator("h1").inner_text() == "Choose the position you act in"
+    page.check("text=Authoriser, Moorside Surgery (C83003)")
+    page.click("button:has-text('Continue')")
+    assert page.url == f"{live_server.url}/"
+    assert "Acting as Authoriser, Moorside Surgery (C83003)" in page.locator("header").inner_text()
+    page.click("button:has-text('Sign out')")
+    assert page.url == f"{live_server.url}/sign-in"

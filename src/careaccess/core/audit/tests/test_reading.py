@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 
 import pytest
@@ -318,48 +317,34 @@ def test_page_is_for_auditors_and_ra_managers_only(client, world):
 
 # --- in a browser ---
 
-CHROMIUM = "/usr/bin/chromium"
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's Chromium is not installed at /usr/bin/chromium")
-def test_browser_auditor_searches_by_person_and_opens_an_entry(live_server, transactional_db, clock):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; allow the ORM calls of the test body.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+def test_browser_auditor_searches_by_person_and_opens_an_entry(live_server, page, transactional_db, clock):
     w = _build(clock, 2)
     auditor = sign_in(None, w.auditor, PASSWORD)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-            page.goto(f"{live_server.url}/sign-in")
-            page.fill("#username", auditor.uid)
-            page.fill("#password", PASSWORD)
-            page.click("button:has-text('Sign in')")
-            page.wait_for_url(f"{live_server.url}/")
-            page.get_by_role("link", name="Read the audit ledger", exact=True).click()
-            page.wait_for_url(f"{live_server.url}/audit/")
+    page.goto(f"{live_server.url}/sign-in")
+    page.fill("#username", auditor.uid)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{live_server.url}/")
+    page.get_by_role("link", name="Read the audit ledger", exact=True).click()
+    page.wait_for_url(f"{live_server.url}/audit/")
 
-            page.fill("#person", w.subject.uid)
-            page.click("button:has-text('Search')")
-            page.wait_for_url(re.compile(r".*/audit/\?.*person=" + w.subject.uid))
-            assert "Showing entries 1 to 4 of 4" in page.locator("#results-count").inner_text()
-            rows = page.locator("table tbody tr")
-            assert rows.count() == 4
-            assert "request.approved" in rows.nth(0).inner_text()
-            page.screenshot(path="/tmp/audit-search.png", full_page=True)
+    page.fill("#person", w.subject.uid)
+    page.click("button:has-text('Search')")
+    page.wait_for_url(re.compile(r".*/audit/\?.*person=" + w.subject.uid))
+    assert "Showing entries 1 to 4 of 4" in page.locator("#results-count").inner_text()
+    rows = page.locator("table tbody tr")
+    assert rows.count() == 4
+    assert "request.approved" in rows.nth(0).inner_text()
+    page.screenshot(path="/tmp/audit-search.png", full_page=True)
 
-            rows.nth(0).locator("a").first.click()
-            page.wait_for_url(f"{live_server.url}/audit/{w.caused.index}")
-            assert page.locator("h1").inner_text() == "request.approved"
-            assert page.locator(f"a[href='/requests/{REQUEST_REF}']").inner_text() == REQUEST_REF
-            assert '"state": "approved"' in page.locator("#after").inner_text()
-            page.screenshot(path="/tmp/audit-entry.png", full_page=True)
-            page.get_by_role("link", name="Everything from this web request").click()
-            page.wait_for_url(re.compile(r".*/audit/\?request_id=web-request-0002"))
-            assert "Showing entries 1 to 1 of 1" in page.locator("#results-count").inner_text()
-        finally:
-            browser.close()
+    rows.nth(0).locator("a").first.click()
+    page.wait_for_url(f"{live_server.url}/audit/{w.caused.index}")
+    assert page.locator("h1").inner_text() == "request.approved"
+    assert page.locator(f"a[href='/requests/{REQUEST_REF}']").inner_text() == REQUEST_REF
+    assert '"state": "approved"' in page.locator("#after").inner_text()
+    page.screenshot(path="/tmp/audit-entry.png", full_page=True)
+    page.get_by_role("link", name="Everything from this web request").click()
+    page.wait_for_url(re.compile(r".*/audit/\?request_id=web-request-0002"))
+    assert "Showing entries 1 to 1 of 1" in page.locator("#results-count").inner_text()
