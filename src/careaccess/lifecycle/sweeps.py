@@ -15,18 +15,16 @@ campaigns (PP6: open the due review campaigns) and escalations (PP6: undecided i
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
 from careaccess.core import clock
 from careaccess.core.audit import ledger
 from careaccess.core.context import Actor
-from careaccess.core.outbox.models import Message
+from careaccess.core.outbox.services import enqueue_many
 from careaccess.directory.models import Account, Assignment, Organisation, Person, Service
 
 from . import policy
@@ -58,21 +56,10 @@ def batched(items: Sequence, size: int | None = None) -> Iterable[Sequence]:
 
 
 def queue_messages(rows: Iterable[tuple[str, str, str, str, str]]) -> int:
-    """Outbox messages (to, subject, body, kind, cause) in the caller's transaction, one INSERT per
-    thousand: the same rows `outbox.services.enqueue` writes, delivered by the worker the same way."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("outbox messages are written inside the transaction of the change that causes them")
-    now = clock.now()
-    messages = []
-    for to, subject, body, kind, cause in rows:
-        if not to:
-            continue
-        message_uuid = uuid.uuid4()
-        messages.append(Message(id=message_uuid, message_id=f"<{message_uuid.hex}@{settings.CAREACCESS_MAIL_DOMAIN}>",
-                                to=[to], subject=subject[:300], body=body, kind=kind, cause=cause[:100],
-                                created_at=now, next_attempt_at=now))
-    Message.objects.bulk_create(messages, batch_size=1000)
-    return len(messages)
+    """Outbox messages (to, subject, body, kind, cause) in the caller's transaction through
+    `outbox.services.enqueue_many`; people without an address get none."""
+    return enqueue_many({"to": to, "subject": subject[:300], "body": body, "kind": kind, "cause": cause[:100]}
+                        for to, subject, body, kind, cause in rows if to)
 
 
 def _tick(progress: Progress | None, what: str, done: int, total: int) -> None:
