@@ -180,6 +180,8 @@ CAREACCESS_SIGNIN_LOCKOUT_MINUTES = _env_int("CAREACCESS_SIGNIN_LOCKOUT_MINUTES"
 # Audit ledger: the Ed25519 key signing checkpoints, and how often the worker makes one.
 CAREACCESS_LEDGER_KEY = Path(os.environ.get("CAREACCESS_LEDGER_KEY", VAR_DIR / "keys" / "ledger-ed25519.pem"))
 CAREACCESS_CHECKPOINT_EVERY_SECONDS = _env_int("CAREACCESS_CHECKPOINT_EVERY_SECONDS", 300)
+# Second factors: the Fernet keys sealing TOTP secrets at rest, newest first (credentials/sealing.py).
+CAREACCESS_TOTP_KEYS = Path(os.environ.get("CAREACCESS_TOTP_KEYS", VAR_DIR / "keys" / "totp.keys"))
 # Outbox delivery: attempts before a message is reported to staff as failing (it is never
 # dropped), and the first retry delay, doubled on each further attempt up to the maximum.
 CAREACCESS_OUTBOX_REPORT_AFTER_ATTEMPTS = _env_int("CAREACCESS_OUTBOX_REPORT_AFTER_ATTEMPTS", 8)

@@ -23,6 +23,7 @@ from careaccess.core.context import Actor
 from careaccess.core.errors import Conflict, Forbidden, InvalidInput
 from careaccess.directory.models import Person
 
+from . import sealing
 from .models import RecoveryCode, SecurityKey, TotpDevice
 
 ISSUER = "careaccess"
@@ -83,7 +84,8 @@ def start_totp_enrolment(actor: Actor) -> TotpDevice:
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=person.pk)
         TotpDevice.objects.filter(person=person, confirmed_at__isnull=True, removed_at__isnull=True).update(removed_at=now)
-        device = TotpDevice.objects.create(person=person, secret=pyotp.random_base32(), created_at=now)
+        device = TotpDevice.objects.create(person=person, sealed_secret=sealing.seal(pyotp.random_base32()),
+                                           created_at=now)
         ledger.record("authenticator.totp_enrolment_started", actor=actor, **_target(person))
     return device
 
@@ -199,3 +201,20 @@ def record_second_factor_abandoned(person: Person, *, client: str = "", reason: 
         ledger.record("signin.second_factor_failed", actor=permissions.actor_for_person(person),
                       reason=f"{reason} (from {client})", **_target(person))
 
+
+
+def rotate_sealing_key(actor: Actor, *, retire_old: bool = False) -> int:
+    """Add a new sealing key, reseal every stored TOTP secret with it (one transaction, audited),
+    then, when asked, retire the older keys. Returns how many secrets were resealed."""
+    actor = permissions.authorise(actor, "pki.manage")
+    sealing.add_key()
+    with transaction.atomic():
+        devices = TotpDevice.objects.select_for_update().order_by("id")
+        resealed = [(pk, sealing.reseal(sealed)) for pk, sealed in devices.values_list("id", "sealed_secret")]
+        for pk, sealed in resealed:
+            TotpDevice.objects.filter(pk=pk).update(sealed_secret=sealed)
+        ledger.record("authenticator.sealing_key_rotated", actor=actor, target_type="credentials.totpdevice",
+                      target_id="all", after={"resealed": len(resealed), "older_keys_retired": retire_old})
+    if retire_old:
+        sealing.retire_old_keys()
+    return len(resealed)

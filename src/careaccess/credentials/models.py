@@ -158,7 +158,8 @@ class TotpDevice(models.Model):
     per person; an enrolment in progress is an unconfirmed row, replaced by a new start."""
 
     person = models.ForeignKey("directory.Person", on_delete=models.PROTECT, related_name="totp_devices")
-    secret = models.CharField(max_length=64)  # base32; the server must read it back to check codes
+    # The base32 secret, sealed (Fernet, keys under var/: credentials.sealing); never kept in clear.
+    sealed_secret = models.CharField(max_length=255)
     created_at = models.DateTimeField()
     confirmed_at = models.DateTimeField(null=True, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True)
@@ -167,6 +168,13 @@ class TotpDevice(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["person", "confirmed_at"], name="totp_person_confirmed")]
+
+    @property
+    def secret(self) -> str:
+        """The base32 secret, opened with the keys under var/ (the server must read it to check codes)."""
+        from .sealing import unseal
+
+        return unseal(self.sealed_secret)
 
 
 class RecoveryCode(models.Model):

@@ -3,10 +3,14 @@ as the system, audited as "cli").
 
     careaccess authenticators list --person UID
     careaccess authenticators remove AUTHENTICATOR --person UID --in-person --id-document DOCUMENT --reason TEXT
+    careaccess authenticators rotate-key [--retire-old]
 
 `remove` takes away a lost authenticator app or security key (its id from `list`), with the person
 present and their photo ID checked (rules DS3, DS5); they are emailed and set up a new one at
-their next sign-in.
+their next sign-in. `rotate-key` adds a new key for the TOTP secrets sealed at rest
+(`CAREACCESS_TOTP_KEYS`) and reseals every secret with it; `--retire-old` then drops the older keys
+(run it at a quiet moment: an app being set up during the rotation may still be sealed with an
+older key).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from rich.table import Table
 
 from careaccess.core.context import Actor
 from careaccess.core.errors import CareAccessError
-from careaccess.credentials import removal
+from careaccess.credentials import authenticators, removal, sealing
 from careaccess.directory.models import Person
 from careaccess.identity.rules import PHOTO_DOCUMENTS
 
@@ -45,10 +49,12 @@ class Command(BaseCommand):
         remove.add_argument("--id-document", required=True, choices=sorted(PHOTO_DOCUMENTS),
                             help="the photo ID you checked now")
         remove.add_argument("--reason", required=True)
+        rotate = sub.add_parser("rotate-key", help="seal every TOTP secret with a new key")
+        rotate.add_argument("--retire-old", action="store_true", help="then drop the older keys from the key file")
 
     def handle(self, *args, **options):
         try:
-            getattr(self, f"do_{options['action']}")(options)
+            getattr(self, f"do_{options['action'].replace('-', '_')}")(options)
         except CareAccessError as exc:
             raise CommandError(exc.message) from exc
 
@@ -66,3 +72,8 @@ class Command(BaseCommand):
         removed = removal.remove_authenticator(ACTOR, person, options["authenticator"], reason=options["reason"],
                                                in_person=options["in_person"], id_document=options["id_document"])
         self.stdout.write(f"{removed.kind} {removed.name} ({removed.id}) removed from {person.uid}'s sign-in.")
+
+    def do_rotate_key(self, options):
+        resealed = authenticators.rotate_sealing_key(ACTOR, retire_old=options["retire_old"])
+        kept = "older keys retired" if options["retire_old"] else "older keys kept"
+        self.stdout.write(f"{resealed} TOTP secrets resealed with a new key in {sealing.keys_path()} ({kept}).")
