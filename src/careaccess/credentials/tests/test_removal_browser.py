@@ -2,10 +2,6 @@
 person, open their sign-in security, submit the form empty (the error summary names each field),
 then with the person present, their photo ID and a reason (rules DS3, DS5)."""
 
-import os
-import re
-from pathlib import Path
-
 import pytest
 
 from careaccess.core.audit.models import Entry
@@ -13,36 +9,10 @@ from careaccess.credentials import authenticators
 from careaccess.credentials.tests.test_removal import enrol_app
 from careaccess.web.tests.conftest import PASSWORD, organisation, person, place, staff_catalogue
 
-CHROMIUM = Path("/usr/bin/chromium")
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def page_without_javascript():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=False)
-        # Nothing leaves the machine (web fonts and the like would only slow the page).
-        context.route(re.compile(r"^https?://(?!localhost[:/]|127\.0\.0\.1[:/])"), lambda route: route.abort())
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        yield page
-        context.close()
-        browser.close()
-
-
-def test_an_ra_agent_removes_a_lost_authenticator_app(live_server, page_without_javascript, transactional_db,
-                                                      settings, clock):
+def test_an_ra_agent_removes_a_lost_authenticator_app(live_server, new_page, transactional_db, settings, clock):
     settings.PASSWORD_HASHERS = ["careaccess.credentials.testing.QuickArgon2PasswordHasher"]
     staff_catalogue()
     organisation("QWO", name="Wessex ICB", kind="icb", oversees_descendants=True)
@@ -51,7 +21,7 @@ def test_an_ra_agent_removes_a_lost_authenticator_app(live_server, page_without_
     place(agent, organisation("QWO"), "RA agent", "ra_agent")
     place(holder, practice, "Practice manager", "sponsor")
     enrol_app(holder, clock)
-    page, base = page_without_javascript, live_server.url
+    page, base = new_page(java_script_enabled=False), live_server.url
 
     page.goto(f"{base}/sign-in?next=/account/people")
     page.fill("#username", agent.uid)
