@@ -303,8 +303,10 @@ def _wait_for(port: int, process: subprocess.Popen, timeout: float = 60) -> None
         if process.poll() is not None:
             raise RuntimeError(f"the server exited with {process.returncode}")
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/v1/openapi.json")
+            # /healthz answers at once; the OpenAPI document takes seconds to build on a busy machine,
+            # longer than a short timeout, so probing it could keep the server busy and never answer.
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/healthz")
             conn.getresponse().read()
             conn.close()
             return
