@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NHSUK_FRONTEND_VERSION := 10.6.1
 ASSETS := assets/nhsuk
+SYSTEM_FONTS_CSS := $(ASSETS)/nhsuk/nhsuk-frontend-system-fonts.min.css
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -26,7 +27,7 @@ install-test: $(VENV)/.installed-test assets
 
 # NHS.UK frontend's compiled CSS, JS and assets, from the npm registry (pinned to the version the
 # Jinja macros of nhsuk-frontend-jinja were written for).
-assets: $(ASSETS)/.version-$(NHSUK_FRONTEND_VERSION)
+assets: $(ASSETS)/.version-$(NHSUK_FRONTEND_VERSION) $(SYSTEM_FONTS_CSS)
 $(ASSETS)/.version-$(NHSUK_FRONTEND_VERSION):
 	rm -rf $(ASSETS) && mkdir -p $(ASSETS) build/npm
 	cd build/npm && npm pack --silent nhsuk-frontend@$(NHSUK_FRONTEND_VERSION) >/dev/null
@@ -34,6 +35,16 @@ $(ASSETS)/.version-$(NHSUK_FRONTEND_VERSION):
 	cp -r build/npm/package/dist/. $(ASSETS)/
 	rm -rf build/npm
 	touch $@
+
+# The same CSS without its @font-face rules, which fetch the licensed Frutiger web fonts from
+# assets.nhs.uk (the package does not ship them): pages then use the CSS's own fallback, Arial,
+# and ask no other host for anything (README: CAREACCESS_NHSUK_WEB_FONTS). The package's own switch,
+# $nhsuk-include-font-face, would need a Sass build of the stylesheet. The build fails if a new
+# version refers to that host some other way.
+$(SYSTEM_FONTS_CSS): $(ASSETS)/.version-$(NHSUK_FRONTEND_VERSION)
+	sed -E 's/@font-face\{[^}]*\}//g' $(ASSETS)/nhsuk/nhsuk-frontend.min.css > $@.tmp
+	! grep -q 'assets\.nhs\.uk' $@.tmp
+	mv $@.tmp $@
 
 migrate: install
 	$(BIN)/careaccess migrate --no-input

@@ -150,6 +150,10 @@ STATIC_ROOT = VAR_DIR / "static"  # filled by `careaccess collectstatic` for pro
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [d for d in [Path(os.environ.get("CAREACCESS_ASSETS", PACKAGE_DIR.parent.parent / "assets"))] if d.exists()]
 WHITENOISE_USE_FINDERS = True
+# The NHS.UK stylesheet's Frutiger web fonts come only from assets.nhs.uk (licensed to NHS England,
+# not in the npm package). Off: the copy of the stylesheet without them, in Arial, asking no other
+# host for anything (a closed network); on: the stylesheet as published, fonts and all.
+CAREACCESS_NHSUK_WEB_FONTS = _env_bool("CAREACCESS_NHSUK_WEB_FONTS", False)
 
 # Mail: SMTP in production; in development a file per message under var/mail/ to read.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")

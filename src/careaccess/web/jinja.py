@@ -1,6 +1,7 @@
 """The Jinja environment for pages: NHS.UK frontend macros plus Django's url(), static() and csrf
 (Django's Jinja2 backend puts `request`, `csrf_input` and `csrf_token` in every page's context)."""
 
+from django.conf import settings
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -34,6 +35,13 @@ def field_value(form, name: str):
     return value if value not in (None, "") else None
 
 
+def nhsuk_stylesheet() -> str:
+    """The NHS.UK frontend's CSS: as published, with its web fonts, when CAREACCESS_NHSUK_WEB_FONTS
+    is on; otherwise the copy `make assets` writes without them."""
+    fonts = "" if settings.CAREACCESS_NHSUK_WEB_FONTS else "-system-fonts"
+    return static(f"nhsuk/nhsuk/nhsuk-frontend{fonts}.min.css")
+
+
 def local_time(instant, fmt: str = "%d %B %Y at %H:%M") -> str:
     return "" if instant is None else timezone.localtime(instant).strftime(fmt)
 
@@ -59,6 +67,7 @@ def environment(**options):
     env = Environment(**options)
     env.globals.update({
         "static": static,
+        "nhsuk_stylesheet": nhsuk_stylesheet,
         "url": reverse,
         "url_or_none": url_or_none,
         "field_error": field_error,

@@ -17,8 +17,9 @@ def test_sign_in_and_see_home(live_server, page, transactional_db):
     staff_catalogue()
     who = person("Priya", "Patel")
     place(who, organisation("A81001", name="Riverside Surgery"), "Practice manager", "sponsor")
-    failed = []
+    failed, requested = [], []
     page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+    page.on("request", lambda request: requested.append(request.url))
 
     page.goto(f"{live_server.url}/")
     assert page.url.startswith(f"{live_server.url}/sign-in")
@@ -38,6 +39,8 @@ def test_sign_in_and_see_home(live_server, page, transactional_db):
     background = page.evaluate("getComputedStyle(document.querySelector('.nhsuk-header')).backgroundColor")
     assert background == "rgb(0, 94, 184)"
     assert not failed, f"requests failed: {failed}"
+    # The pages ask no other host for anything: no web fonts from assets.nhs.uk by default.
+    assert requested and all(url.startswith(f"{live_server.url}/") for url in requested), requested
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     # Sign out through the header's form (POST with the CSRF token).

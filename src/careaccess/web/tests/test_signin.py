@@ -22,7 +22,7 @@ def test_sign_in_page_uses_the_nhs_shell(client, db):
     response = client.get("/sign-in")
     html = squash(response)
     assert response.status_code == 200
-    assert "/static/nhsuk/nhsuk/nhsuk-frontend.min.css" in html
+    assert "/static/nhsuk/nhsuk/nhsuk-frontend-system-fonts.min.css" in html
     assert 'class="nhsuk-skip-link"' in html and 'href="#maincontent"' in html
     assert "nhsuk-header__service-name" in html and "careaccess" in html
     assert 'class="nhsuk-footer"' in html
@@ -31,10 +31,24 @@ def test_sign_in_page_uses_the_nhs_shell(client, db):
     assert "Sign out" not in html
 
 
+def test_web_fonts_are_asked_for_only_when_turned_on(client, db, settings):
+    settings.CAREACCESS_NHSUK_WEB_FONTS = True
+    html = squash(client.get("/sign-in"))
+    assert "/static/nhsuk/nhsuk/nhsuk-frontend.min.css" in html
+    assert "system-fonts" not in html
+
+
 def test_static_css_is_served(client, db):
-    response = client.get("/static/nhsuk/nhsuk/nhsuk-frontend.min.css")
-    assert response.status_code == 200
-    assert b".nhsuk-header" in b"".join(response.streaming_content)
+    def css(name):
+        response = client.get(f"/static/nhsuk/nhsuk/{name}")
+        assert response.status_code == 200
+        return b"".join(response.streaming_content)
+
+    published, system_fonts = css("nhsuk-frontend.min.css"), css("nhsuk-frontend-system-fonts.min.css")
+    assert b".nhsuk-header" in published and b"https://assets.nhs.uk/fonts/" in published
+    # `make assets` takes out the @font-face rules and nothing else.
+    assert b"assets.nhs.uk" not in system_fonts
+    assert system_fonts == re.sub(rb"@font-face\{[^}]*\}", b"", published)
 
 
 def test_empty_form_shows_the_error_summary(client, db):
