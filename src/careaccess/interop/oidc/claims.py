@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from careaccess.core import clock
 from careaccess.directory.models import Assignment, Person
 from careaccess.directory.selectors import live_assignment_filter
@@ -46,13 +48,50 @@ def sign_in_method(session) -> tuple[list[str], str]:
     return amr, acr
 
 
-def live_assignments(person: Person) -> list[Assignment]:
-    return list(
-        Assignment.objects.filter(live_assignment_filter(clock.today()), person=person)
-        .select_related("position__organisation")
-        .prefetch_related("position__job_roles", "position__activities")
+@dataclass
+class LiveRole:
+    """One live assignment as the claims show it (a national RBAC role profile)."""
+
+    assignment_id: int
+    org_code: str
+    org_name: str
+    position_name: str
+    roles: dict[str, str] = field(default_factory=dict)  # job role code -> name
+    activities: dict[str, str] = field(default_factory=dict)  # activity code -> name
+
+    @property
+    def role_code(self) -> str:
+        return min(self.roles) if self.roles else ""
+
+    @property
+    def role_name(self) -> str:
+        return self.roles[self.role_code] if self.roles else self.position_name
+
+    def claim(self) -> dict:
+        codes = sorted(self.activities)
+        return {"person_roleid": str(self.assignment_id), "org_code": self.org_code, "role_code": self.role_code,
+                "role_name": self.role_name, "position_name": self.position_name, "activity_codes": codes,
+                "activities": [self.activities[c] for c in codes]}
+
+
+def live_roles(person: Person) -> list[LiveRole]:
+    """The person's live assignments with their organisation, job roles and activities, in one
+    query (a row per assignment, job role and activity), in assignment order."""
+    rows = (
+        Assignment.objects.filter(live_assignment_filter(clock.today()), person_id=person.pk)
         .order_by("id")
+        .values_list("id", "position__organisation__code", "position__organisation__name", "position__name",
+                     "position__job_roles__code", "position__job_roles__name",
+                     "position__activities__code", "position__activities__name")
     )
+    found: dict[int, LiveRole] = {}
+    for assignment_id, org_code, org_name, position_name, role_code, role_name, activity_code, activity_name in rows:
+        entry = found.setdefault(assignment_id, LiveRole(assignment_id, org_code, org_name, position_name))
+        if role_code:
+            entry.roles[role_code] = role_name
+        if activity_code:
+            entry.activities[activity_code] = activity_name
+    return list(found.values())
 
 
 def identity_assurance(person: Person) -> int:
@@ -61,20 +100,6 @@ def identity_assurance(person: Person) -> int:
     except ImportError:  # pragma: no cover
         return 0
     return assurance_level(person)
-
-
-def role_entry(a: Assignment) -> dict:
-    roles = sorted(a.position.job_roles.all(), key=lambda r: r.code)
-    activities = sorted(a.position.activities.all(), key=lambda act: act.code)
-    return {
-        "person_roleid": str(a.id),
-        "org_code": a.position.organisation.code,
-        "role_code": roles[0].code if roles else "",
-        "role_name": roles[0].name if roles else a.position.name,
-        "position_name": a.position.name,
-        "activity_codes": [act.code for act in activities],
-        "activities": [act.name for act in activities],
-    }
 
 
 def user_info(person: Person, scope: str, *, acr: str, selected_assignment_id: int | None) -> dict:
@@ -91,16 +116,16 @@ def user_info(person: Person, scope: str, *, acr: str, selected_assignment_id: i
     if "email" in scopes and person.email:
         info["email"] = person.email
     if scopes & {"associatedorgs", "nationalrbacaccess", "selectedrole"}:
-        live = live_assignments(person)
+        live = live_roles(person)
         if "associatedorgs" in scopes:
-            orgs = {a.position.organisation.code: a.position.organisation.name for a in live}
+            orgs = {r.org_code: r.org_name for r in live}
             info["nhsid_user_orgs"] = [{"org_code": c, "org_name": n} for c, n in sorted(orgs.items())]
         if "nationalrbacaccess" in scopes:
-            info["nhsid_nrbac_roles"] = [role_entry(a) for a in live]
+            info["nhsid_nrbac_roles"] = [r.claim() for r in live]
         if "selectedrole" in scopes:
-            chosen = next((a for a in live if a.id == selected_assignment_id), None)
+            chosen = next((r for r in live if r.assignment_id == selected_assignment_id), None)
             if chosen is None and len(live) == 1:
                 chosen = live[0]
             if chosen is not None:
-                info["selected_roleid"] = str(chosen.id)
+                info["selected_roleid"] = str(chosen.assignment_id)
     return info

@@ -78,16 +78,16 @@ def authorize(request):
         return server.handle_error_response(request, error)
     client = grant.client
     scope = grant.request.payload.scope or ""
-    live = claims.live_assignments(person)
+    live = claims.live_roles(person)
     needs_role = "selectedrole" in scope.split() and len(live) >= 2
     error = None
     if request.method == "POST":
         if request.POST.get("decision") != "allow":
             return server.create_authorization_response(request, grant_user=None, grant=grant)
-        selected = live[0].id if len(live) == 1 else None
+        selected = live[0].assignment_id if len(live) == 1 else None
         if needs_role:
             chosen = request.POST.get("role", "")
-            selected = next((a.id for a in live if str(a.id) == chosen), None)
+            selected = next((r.assignment_id for r in live if str(r.assignment_id) == chosen), None)
             if selected is None:
                 error = "Choose the role you act in"
         if error is None:
@@ -99,9 +99,9 @@ def authorize(request):
             person.oidc_sid = session_id(request)
             return server.create_authorization_response(request, grant_user=person, grant=grant)
     descriptions = [claims.SCOPES[s] for s in scope.split() if s in claims.SCOPES]
-    roles = [{"value": str(a.id), "text": f"{claims.role_entry(a)['role_name']} at {a.position.organisation.name}",
-              "hint": {"text": f"{a.position.name} ({a.position.organisation.code}), role profile {a.id}"}}
-             for a in live]
+    roles = [{"value": str(r.assignment_id), "text": f"{r.role_name} at {r.org_name}",
+              "hint": {"text": f"{r.position_name} ({r.org_code}), role profile {r.assignment_id}"}}
+             for r in live]
     return render(request, "oidc/authorize.jinja", {
         "client": client, "descriptions": descriptions, "roles": roles if needs_role else [],
         "role_error": error, "action": request.get_full_path(),
