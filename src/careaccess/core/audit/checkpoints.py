@@ -159,6 +159,8 @@ def make_checkpoint() -> Checkpoint:
 
 
 def _head(lock: bool) -> Head:
+    # Head.objects places pending entries first (sequencing.py): a checkpoint covers every entry
+    # committed before it.
     if lock and connection.vendor == "postgresql":
         return Head.objects.select_for_update().get(id=1)
     return Head.objects.get(id=1)
@@ -199,7 +201,7 @@ def checkpoint_if_due(now: dt.datetime | None = None) -> Checkpoint | None:
     if not due(Head.objects.get(id=1), Checkpoint.objects.order_by("-id").first()):
         return None
     with transaction.atomic():
-        head = _head(lock=True)  # serialises workers (and appends, briefly) on PostgreSQL
+        head = _head(lock=True)  # serialises workers (and sequencing, briefly) on PostgreSQL
         if not due(head, Checkpoint.objects.order_by("-id").first()):
             return None
         return _make(head)

@@ -1,9 +1,10 @@
 """Appending to the audit ledger (rules PP9, SC2).
 
 `record()` is called by service functions inside their transaction, so an entry exists exactly
-when its change does. Appends serialise on the one head row; each entry's leaf hash covers its
-content and the previous entry's leaf hash, and the Merkle frontier and completed subtree nodes
-are written with it, so checkpoints and proofs never rescan the ledger.
+when its change does. Entries are placed (sequenced) under the one head row: at once on SQLite,
+in batches by `sequencing.sequence()` on PostgreSQL (see `record_many`). Each entry's leaf hash
+covers its content and the previous entry's leaf hash, and the Merkle frontier and completed
+subtree nodes are written with it, so checkpoints and proofs never rescan the ledger.
 
 The leaf's bytes (what an outside verifier hashes) are documented in docs/audit-ledger.md:
 the UTF-8 of a compact JSON array, in this order, of the fields named in `LEAF_FIELDS`.
@@ -123,20 +124,22 @@ def for_access_request(reference: str):
 def record_many(changes: Sequence[Change]) -> list[Entry]:
     """Append one entry per change, in order, for changes made in the current transaction.
 
-    One lock of the head and one write for the whole batch, so set-based work (sweeps, bulk
-    operations) records an entry per person at the cost of a few rows, not a transaction each."""
+    On SQLite (one writer at a time anyway) each entry is sequenced at once: given its index, the
+    previous entry's hash and its leaf hash, under the head. On PostgreSQL the entries are written
+    *pending* (a negative index, no hashes yet) with no lock at all, so concurrent transactions
+    commit side by side and share their WAL flushes; `sequencing.sequence()` gives them their
+    places in batches soon after (the worker, checkpoints, verify and every read of the ledger).
+    The returned entries of a pending append carry their pending key as `index` and empty hashes.
+    One statement for the whole batch either way, so set-based work (sweeps, bulk operations)
+    records an entry per person at the cost of a few rows, not a transaction each."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit entries are written inside the transaction of the change they record")
     if not changes:
         return []
-    size, last_hash, frontier_text = _locked_head()
-    frontier = merkle.Frontier.from_list(size, [bytes.fromhex(h) for h in frontier_text.split(",") if h])
     recorded_at = clock.now()
     request_id = _text(current_request_id())
-    entries, completed = [], []
-    for change in changes:
-        values = {
-            "index": frontier.size,
+    contents = [
+        {
             "recorded_at": format_time(recorded_at),
             # Text columns hold text: the leaf hashes exactly what the database gives back.
             "actor_kind": str(change.actor.kind),
@@ -153,47 +156,77 @@ def record_many(changes: Sequence[Change]) -> list[Entry]:
             "reason": str(change.reason or ""),
             "before": canonical_json(change.before),
             "after": canonical_json(change.after),
-            "prev_hash": last_hash,
         }
+        for change in changes
+    ]
+    if connection.vendor == "postgresql":
+        keys = _write_pending(contents, recorded_at)
+        return [Entry(**{**values, "recorded_at": recorded_at, "index": key, "prev_hash": "", "leaf_hash": ""})
+                for values, key in zip(contents, keys)]
+    entries, completed, frontier = chain(locked_head(), contents)
+    _write(entries, completed, frontier, recorded_at)
+    return [Entry(**{**entry, "recorded_at": recorded_at}) for entry in entries]
+
+
+def chain(head_row: tuple[int, str, str], contents: list[dict]) -> tuple[list[dict], list, merkle.Frontier]:
+    """Place entries (their leaf fields but index and prev_hash) after the head (size, last hash,
+    frontier): each gets the next index, the previous leaf hash and its own leaf hash. Returns the
+    entries' column values, the Merkle nodes they completed and the new frontier."""
+    size, last_hash, frontier_text = head_row
+    frontier = merkle.Frontier.from_list(size, [bytes.fromhex(h) for h in frontier_text.split(",") if h])
+    entries, completed = [], []
+    for content in contents:
+        values = {**content, "index": frontier.size, "prev_hash": last_hash}
         leaf = merkle.leaf_hash(leaf_bytes(values))
         completed += frontier.append(leaf)
         last_hash = leaf.hex()
-        entries.append({**values, "recorded_at": recorded_at, "leaf_hash": last_hash})
-    _write(entries, completed, frontier)
-    return [Entry(**entry) for entry in entries]
+        entries.append({**values, "leaf_hash": last_hash})
+    return entries, completed, frontier
 
 
-def _write(entries: list[dict], completed: list[tuple[int, int, bytes]], frontier: merkle.Frontier) -> None:
-    """Insert the entries and completed nodes and move the head. Plain SQL: this runs inside every
-    audited change, and the ORM's per-statement cost was most of an append's time
-    (benchmarks/audit_bench.py). PostgreSQL takes it all in one statement, one round trip, for any
-    batch size; SQLite is in-process, so separate statements cost nothing there."""
-    stored_time = connection.ops.adapt_datetimefield_value(entries[0]["recorded_at"])
-    columns = [[stored_time if name == "recorded_at" else entry[name] for entry in entries] for name in _ENTRY_COLUMNS]
-    node_keys = [node_key(level, idx) for level, idx, _ in completed]
-    node_hashes = [h.hex() for _, _, h in completed]
-    head_values = [frontier.size, entries[-1]["leaf_hash"], ",".join(h.hex() for h in frontier.to_list())]
+def _write(entries: list[dict], completed: list[tuple[int, int, bytes]], frontier: merkle.Frontier, recorded_at) -> None:
+    """SQLite: insert the sequenced entries and completed nodes and move the head. Plain SQL: this
+    runs inside every audited change, and the ORM's per-statement cost was most of an append's
+    time (benchmarks/audit_bench.py); SQLite is in-process, so separate statements cost nothing."""
+    stored_time = connection.ops.adapt_datetimefield_value(recorded_at)
+    rows = [[stored_time if name == "recorded_at" else entry[name] for name in ENTRY_COLUMNS] for entry in entries]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_APPEND_POSTGRES, [*columns, node_keys, node_hashes, *head_values])
-        else:
-            cursor.executemany(_INSERT_ENTRY, list(zip(*columns)))
-            cursor.executemany("INSERT INTO audit_node (key, hash) VALUES (%s, %s)", list(zip(node_keys, node_hashes)))
-            cursor.execute(_UPDATE_HEAD, head_values)
+        cursor.executemany(_INSERT_ENTRY, rows)
+        cursor.executemany("INSERT INTO audit_node (key, hash) VALUES (%s, %s)", node_rows(completed))
+        cursor.execute(UPDATE_HEAD, head_values(frontier, entries[-1]["leaf_hash"]))
 
 
-_ENTRY_COLUMNS = (*LEAF_FIELDS, "leaf_hash")
+def node_rows(completed: list[tuple[int, int, bytes]]) -> list[tuple[int, str]]:
+    return [(node_key(level, idx), h.hex()) for level, idx, h in completed]
+
+
+def head_values(frontier: merkle.Frontier, last_hash: str) -> list:
+    return [frontier.size, last_hash, ",".join(h.hex() for h in frontier.to_list())]
+
+
+def _write_pending(contents: list[dict], recorded_at) -> list[int]:
+    """PostgreSQL: insert the entries pending, in one statement and one round trip; return their
+    pending keys (negative, in the order given). No lock: nothing here waits for another append."""
+    columns = [[recorded_at if name == "recorded_at" else c[name] for c in contents] for name in _CONTENT_COLUMNS]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_PENDING, columns)
+        # nextval() runs in row order, so the keys' order (-1 before -2) is the changes' order.
+        return sorted((key for (key,) in cursor.fetchall()), reverse=True)
+
+
+ENTRY_COLUMNS = (*LEAF_FIELDS, "leaf_hash")
+_CONTENT_COLUMNS = tuple(c for c in LEAF_FIELDS if c not in ("index", "prev_hash"))
 _INSERT_ENTRY = (
-    f'INSERT INTO audit_entry ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in _ENTRY_COLUMNS)}) '
-    f'VALUES ({", ".join(["%s"] * len(_ENTRY_COLUMNS))})'
+    f'INSERT INTO audit_entry ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in ENTRY_COLUMNS)}) '
+    f'VALUES ({", ".join(["%s"] * len(ENTRY_COLUMNS))})'
 )
-_UPDATE_HEAD = "UPDATE audit_head SET size = %s, last_hash = %s, frontier = %s WHERE id = 1"
-_COLUMN_TYPES = {"index": "bigint", "recorded_at": "timestamptz"}
-_APPEND_POSTGRES = (
-    f'WITH entry AS (INSERT INTO audit_entry ({", ".join(chr(34) + c + chr(34) for c in _ENTRY_COLUMNS)}) '
-    f'SELECT * FROM unnest({", ".join("%s::" + _COLUMN_TYPES.get(c, "text") + "[]" for c in _ENTRY_COLUMNS)})), '
-    "node AS (INSERT INTO audit_node (key, hash) SELECT * FROM unnest(%s::bigint[], %s::text[])) "
-    + _UPDATE_HEAD
+UPDATE_HEAD = "UPDATE audit_head SET size = %s, last_hash = %s, frontier = %s WHERE id = 1"
+PENDING_SEQUENCE = "audit_entry_pending_seq"
+_INSERT_PENDING = (
+    f'INSERT INTO audit_entry ("index", prev_hash, leaf_hash, {", ".join(chr(34) + c + chr(34) for c in _CONTENT_COLUMNS)}) '
+    f"SELECT -nextval('{PENDING_SEQUENCE}'), '', '', * FROM unnest("
+    + ", ".join("%s::" + ("timestamptz" if c == "recorded_at" else "text") + "[]" for c in _CONTENT_COLUMNS)
+    + ') RETURNING "index"'
 )
 
 
@@ -201,7 +234,7 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _locked_head() -> tuple[int, str, str]:
+def locked_head() -> tuple[int, str, str]:
     """(size, last hash, frontier) of the tip, locked until the transaction ends.
 
     On SQLite the IMMEDIATE transaction already holds the database's one write lock."""

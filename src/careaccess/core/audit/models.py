@@ -8,6 +8,18 @@ across every test run instead of being half-emptied by a DELETE the triggers ref
 from django.db import models
 
 
+class SequencedManager(models.Manager):
+    """Reads see every entry in its place: on PostgreSQL pending entries are sequenced first
+    (sequencing.py), so a history, a search or a count of the ledger never meets an entry that
+    has no index yet. A cheap index probe when there is nothing to do."""
+
+    def get_queryset(self):
+        from .sequencing import sequence
+
+        sequence()
+        return super().get_queryset()
+
+
 class Entry(models.Model):
     """One change: a leaf of the Merkle tree that also carries the previous leaf's hash."""
 
@@ -29,6 +41,8 @@ class Entry(models.Model):
     after = models.TextField(default="null")
     prev_hash = models.CharField(max_length=64)
     leaf_hash = models.CharField(max_length=64)
+
+    objects = SequencedManager()
 
     class Meta:
         managed = False
@@ -55,12 +69,14 @@ class Node(models.Model):
 
 
 class Head(models.Model):
-    """The ledger's tip: size, last leaf hash and the Merkle frontier. One row; appends lock it."""
+    """The ledger's tip: size, last leaf hash and the Merkle frontier. One row; placing entries locks it."""
 
     id = models.SmallIntegerField(primary_key=True, default=1)
     size = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64)
     frontier = models.TextField(default="")
+
+    objects = SequencedManager()
 
     class Meta:
         managed = False

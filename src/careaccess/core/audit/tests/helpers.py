@@ -28,24 +28,23 @@ def size() -> int:
 
 
 def append(n: int, *, tag: str = "test", **kwargs) -> list[Entry]:
-    """n entries, each in its own transaction, as a service function would write them."""
-    out = []
+    """n entries, each in its own transaction, as a service function would write them; returned
+    as stored, in their places (on PostgreSQL record() leaves them pending: see sequencing.py)."""
+    start = size()
     for i in range(n):
         with transaction.atomic():
-            out.append(
-                ledger.record(
-                    kwargs.get("action", f"{tag}.append"),
-                    actor=kwargs.get("actor", ACTOR),
-                    target_type="person",
-                    target_id=f"{tag}-{i}",
-                    before={"state": "pending", "i": i},
-                    after={"state": "active", "i": i, "name": "Zoë Ñandú"},
-                    person_uid="100000000002",
-                    organisation_code="Y001",
-                    reason=kwargs.get("reason", f"test entry {i}"),
-                )
+            ledger.record(
+                kwargs.get("action", f"{tag}.append"),
+                actor=kwargs.get("actor", ACTOR),
+                target_type="person",
+                target_id=f"{tag}-{i}",
+                before={"state": "pending", "i": i},
+                after={"state": "active", "i": i, "name": "Zoë Ñandú"},
+                person_uid="100000000002",
+                organisation_code="Y001",
+                reason=kwargs.get("reason", f"test entry {i}"),
             )
-    return out
+    return list(Entry.objects.filter(index__gte=start).order_by("index"))
 
 
 def ensure(n: int) -> int:

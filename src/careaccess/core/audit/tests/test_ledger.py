@@ -58,7 +58,7 @@ def test_each_entry_hashes_its_columns_and_the_previous_leaf(clock):  # rules PP
                 access_request=7,
                 reason="left the practice",
             )
-    assert entry.index == before
+    entry = Entry.objects.get(index=before)  # on PostgreSQL sequenced only now (sequencing.py)
     assert entry.prev_hash == (previous if before else GENESIS)
     expected_bytes = json.dumps(
         [
@@ -88,8 +88,7 @@ def test_each_entry_hashes_its_columns_and_the_previous_leaf(clock):  # rules PP
     assert hashlib.sha256(b"\x00" + expected_bytes).hexdigest() == entry.leaf_hash
     head = Head.objects.get(id=1)
     assert head.size == before + 1 and head.last_hash == entry.leaf_hash
-    stored = Entry.objects.get(index=entry.index)
-    assert stored.leaf_hash == entry.leaf_hash and stored.recorded_at == entry.recorded_at
+    assert entry.recorded_at == clock.now()
 
 
 def test_entries_chain_and_nodes_are_stored_for_completed_subtrees():  # rule PP9
@@ -233,6 +232,19 @@ WRITER = textwrap.dedent(
             ledger.record("test.concurrent", actor=actor, target_type="writer", target_id=f"{sys.argv[1]}-{i}")
     """
 )
+SEQUENCER = textwrap.dedent(
+    """
+    import os, pathlib, sys
+    os.environ["DJANGO_SETTINGS_MODULE"] = "careaccess.settings"
+    import django
+    django.setup()
+    from careaccess.core.audit.sequencing import sequence
+    stop, placed = pathlib.Path(sys.argv[1]), 0
+    while not stop.exists():
+        placed += sequence(batch=7)
+    print(placed)
+    """
+)
 
 
 @pytest.mark.postgres
@@ -248,6 +260,13 @@ def test_concurrent_writers_keep_one_chain(tmp_path):  # rule PP9
     before = size()
     writers, each = 6, 40
     env = {**os.environ, "DATABASE_URL": url}
+    # Two sequencers (as two workers would) place entries in small batches while the writers write.
+    stop = tmp_path / "stop"
+    sequencers = [
+        subprocess.Popen([sys.executable, "-c", SEQUENCER, str(stop)], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
     procs = [
         subprocess.Popen([sys.executable, "-c", WRITER, str(w), str(each)], env=env, stderr=subprocess.PIPE)
         for w in range(writers)
@@ -255,6 +274,13 @@ def test_concurrent_writers_keep_one_chain(tmp_path):  # rule PP9
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err.decode()
+    stop.touch()
+    placed = 0
+    for p in sequencers:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+        placed += int(out)
+    assert placed > 0  # the sequencers did take part
     assert size() == before + writers * each
     labels = Entry.objects.filter(action="test.concurrent", index__gte=before).values_list("target_id", flat=True)
     assert len(set(labels)) == writers * each
@@ -266,13 +292,15 @@ def test_a_batch_appends_the_same_chain_as_one_at_a_time():  # rule PP9
     # record_many: one head lock and one write for many entries; each still chains to the one before.
     before = size()
     with transaction.atomic():
-        entries = ledger.record_many([
+        returned = ledger.record_many([
             ledger.Change("account.suspended", actor=ACTOR, target_type="account", target_id=n,
                           before={"state": "active"}, after={"state": "suspended"}, person_uid="100000000009")
             for n in range(37)
         ])
-    assert [e.index for e in entries] == list(range(before, before + 37))
+    assert [e.target_id for e in returned] == [str(n) for n in range(37)]
     stored = list(Entry.objects.filter(index__gte=before - 1 if before else 0).order_by("index"))
+    assert [e.target_id for e in stored[-37:]] == [str(n) for n in range(37)]  # placed in the order given
+    assert stored[-1].index == before + 36
     for previous, entry in zip(stored, stored[1:]):
         assert entry.prev_hash == previous.leaf_hash
     assert Head.objects.get(id=1).size == before + 37

@@ -51,10 +51,12 @@ def _build(clock, n: int = 1) -> World:
     services.create_assignment(testing.SYSTEM, w.subject, testing.position(w.practice, "Receptionist"))
     # An entry caused by an access request, made by one web request (as the request services write them).
     with request_scope(f"web-request-000{n}") as w.request_id, transaction.atomic():
-        w.caused = ledger.record("request.approved", actor=Actor.system("test"), target_type="access_request",
-                                 target_id=1, before={"state": "validated"}, after={"state": "approved"},
-                                 person_uid=w.subject.uid, organisation_code=w.practice.code, access_request=REQUEST_REF,
-                                 reason="least role that fits")
+        ledger.record("request.approved", actor=Actor.system("test"), target_type="access_request",
+                      target_id=1, before={"state": "validated"}, after={"state": "approved"},
+                      person_uid=w.subject.uid, organisation_code=w.practice.code, access_request=REQUEST_REF,
+                      reason="least role that fits")
+    # Read back in its place (on PostgreSQL record() leaves it pending; reading sequences it).
+    w.caused = Entry.objects.filter(request_id=w.request_id).order_by("-index").first()
     testing.position(w.elsewhere, "Clerk")  # outside the auditor's scope
     return w
 

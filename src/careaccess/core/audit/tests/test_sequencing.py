@@ -1,0 +1,122 @@
+"""PostgreSQL writes entries pending and sequences them in batches (sequencing.py): the one UPDATE
+the database allows is giving a pending entry its place, once, with its content unchanged; readers
+and verify never see an entry without its place (rules PP9, SC2)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from careaccess.core.audit import ledger, sequencing
+from careaccess.core.audit import verify as v
+from careaccess.core.audit.models import Entry, Head
+
+from .helpers import ACTOR, append, q, size, sql
+
+# SQLite places each entry as it is written: nothing to sequence there.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+
+def _pending(n: int) -> list[Entry]:
+    with transaction.atomic():
+        return ledger.record_many(
+            [ledger.Change("test.pending", actor=ACTOR, target_type="t", target_id=i, after={"i": i}) for i in range(n)]
+        )
+
+
+def _raw_size() -> int:
+    return Head._base_manager.get(id=1).size  # without sequencing
+
+
+def test_an_append_takes_no_lock_and_waits_for_its_place():  # rule PP9
+    start = size()
+    entries = _pending(3)
+    assert all(e.index < 0 and e.leaf_hash == e.prev_hash == "" for e in entries)
+    assert _raw_size() == start  # the head did not move
+    assert sequencing.sequence() == 3
+    placed = list(Entry._base_manager.filter(index__gte=start).order_by("index"))
+    assert [e.target_id for e in placed] == ["0", "1", "2"]  # in the order written
+    assert not sequencing.pending()
+    assert v.verify().ok
+
+
+def test_reads_through_the_models_place_pending_entries_first():
+    start = size()
+    _pending(2)
+    assert Head.objects.get(id=1).size == start + 2
+    assert list(Entry.objects.filter(action="test.pending", index__gte=start).values_list("index", flat=True)) == [
+        start, start + 1
+    ]
+
+
+def test_small_batches_chain_like_one_large_one():
+    start = size()
+    _pending(23)
+    assert sequencing.sequence(batch=4) == 23
+    assert size() == start + 23
+    assert v.verify().ok
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "reason = 'rewritten'",  # content, with the sequencing
+        "after = '{}'",
+        "recorded_at = recorded_at + interval '1 second'",
+    ],
+)
+def test_sequencing_cannot_change_an_entrys_content(change):  # rule PP9
+    [entry] = _pending(1)
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic():
+            sql(
+                f"UPDATE audit_entry SET {q('index')} = %s, prev_hash = %s, leaf_hash = %s, {change} "
+                f"WHERE {q('index')} = %s",
+                [10**9, "a" * 64, "b" * 64, entry.index],
+            )
+
+
+def test_a_pending_entry_cannot_be_edited_deleted_or_half_placed():  # rule PP9
+    [entry] = _pending(1)
+    for statement, params in [
+        ("UPDATE audit_entry SET reason = 'x' WHERE " + q("index") + " = %s", [entry.index]),
+        ("DELETE FROM audit_entry WHERE " + q("index") + " = %s", [entry.index]),
+        ("UPDATE audit_entry SET " + q("index") + " = %s WHERE " + q("index") + " = %s", [10**9, entry.index]),
+    ]:
+        with pytest.raises(DatabaseError, match="append-only"):
+            with transaction.atomic():
+                sql(statement, params)
+
+
+def test_a_placed_entry_cannot_be_placed_again():  # rule PP9
+    [entry] = append(1, tag="placed")
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic():
+            sql(
+                f"UPDATE audit_entry SET {q('index')} = %s, prev_hash = %s, leaf_hash = %s WHERE {q('index')} = %s",
+                [10**9, "a" * 64, "b" * 64, entry.index],
+            )
+
+
+def test_verify_skips_entries_committed_after_it_sequenced(monkeypatch):
+    append(3, tag="before-verify")
+    monkeypatch.setattr(v, "sequence", lambda: 0)  # as if they committed just after verify sequenced
+    _pending(2)
+    result = v.verify()
+    assert result.ok, result.problem
+    assert result.size == _raw_size()
+
+
+def test_a_negative_index_with_hashes_is_not_a_pending_entry(monkeypatch):
+    [entry] = append(1, tag="forged")
+    monkeypatch.setattr(v, "sequence", lambda: 0)
+    values = {c: getattr(entry, c) for c in ledger.ENTRY_COLUMNS}
+    values.update(index=-10**9, reason="slipped in")
+    with connection.cursor() as cursor:
+        names = list(values)
+        cursor.execute(
+            f"INSERT INTO audit_entry ({', '.join(q(n) for n in names)}) VALUES ({', '.join(['%s'] * len(names))})",
+            [values[n] for n in names],
+        )
+    result = v.verify()
+    assert result.problem.kind == v.INSERTED
