@@ -84,6 +84,12 @@ except ImportError:
 if checkpoint_if_due is not None:
     register("audit.checkpoint", 0, checkpoint_if_due)
 
+# On PostgreSQL audited changes write their entries pending; this gives them their places in the
+# ledger in batches (a no-op on SQLite, and one index probe when nothing is pending).
+from careaccess.core.audit.sequencing import sequence as _audit_sequence  # noqa: E402
+
+register("audit.sequence", 0, _audit_sequence)
+
 
 @dataclass
 class Scheduler:
