@@ -122,9 +122,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
         return refresh_token.person
 
     def revoke_old_credential(self, refresh_token):
-        revoked = OidcToken.objects.filter(pk=refresh_token.pk, revoked_at__isnull=True).update(revoked_at=clock.now())
-        if not revoked:
-            raise grants.InvalidGrantError("the refresh token was used already")
+        pass  # spent by Server.save_token, in the transaction that issues its successor
 
 
 class OpenID(OpenIDCode):
@@ -229,6 +227,12 @@ class Server(AuthorizationServer):
         code = request.authorization_code
         source = code if code is not None else request.refresh_token
         with transaction.atomic():
+            if code is None:
+                # A refresh: the old pair ends in the transaction that issues the new one, and of
+                # two requests with the same refresh token only one gets a successor.
+                spent = OidcToken.objects.filter(pk=source.pk, revoked_at__isnull=True).update(revoked_at=now)
+                if not spent:
+                    raise grants.InvalidGrantError("the refresh token was used already")
             item = OidcToken.objects.create(
                 client=request.client, person=request.user, access_digest=digest(token["access_token"]),
                 refresh_digest=digest(token["refresh_token"]) if token.get("refresh_token") else None,
