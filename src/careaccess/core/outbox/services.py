@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 
@@ -37,8 +38,10 @@ def enqueue(*, to: list[str] | str, subject: str, body: str, kind: str = "notifi
 
 
 def enqueue_many(messages: Iterable[dict]) -> int:
-    """Queue many emails in the caller's transaction with one INSERT per thousand (the lifecycle
-    sweeps' notices). Each message is `enqueue`'s keywords: to, subject, body, kind, cause."""
+    """Queue many emails in the caller's transaction (the lifecycle sweeps' notices). Each message
+    is `enqueue`'s keywords: to, subject, body, kind, cause. On PostgreSQL one INSERT ... SELECT
+    from a single JSON parameter per thousand (adapting a value per column and row on the client
+    cost most of a sweep's time); elsewhere `bulk_create`. The same rows as `enqueue` either way."""
     if not connection.in_atomic_block:
         raise RuntimeError("outbox messages are written inside the transaction of the change that causes them")
     now = clock.now()
@@ -49,12 +52,42 @@ def enqueue_many(messages: Iterable[dict]) -> int:
         if not recipients:
             raise ValueError("a message needs at least one recipient")
         message_uuid = uuid.uuid4()
-        rows.append(Message(id=message_uuid, message_id=f"<{message_uuid.hex}@{settings.CAREACCESS_MAIL_DOMAIN}>",
-                            to=recipients, subject=message["subject"], body=message["body"],
-                            kind=message.get("kind", "notification"), cause=message.get("cause", ""),
-                            created_at=now, next_attempt_at=now))
-    Message.objects.bulk_create(rows, batch_size=1000)
+        rows.append({"id": str(message_uuid), "message_id": f"<{message_uuid.hex}@{settings.CAREACCESS_MAIL_DOMAIN}>",
+                     "to": recipients, "subject": message["subject"], "body": message["body"],
+                     "kind": message.get("kind", "notification"), "cause": message.get("cause", "")})
+    for start in range(0, len(rows), 1000):
+        batch = rows[start:start + 1000]
+        if connection.vendor == "postgresql":
+            sql, params = _insert_from_json(now)
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [*params, json.dumps(batch)])
+        else:
+            Message.objects.bulk_create([Message(**{**r, "id": uuid.UUID(r["id"])}, created_at=now, next_attempt_at=now)
+                                         for r in batch])
     return len(rows)
+
+
+_GIVEN = ("id", "message_id", "to", "subject", "body", "kind", "cause")
+
+
+def _insert_from_json(now) -> tuple[str, list]:
+    """INSERT INTO outbox_message ... SELECT FROM jsonb_to_recordset(%s): the given columns from the
+    JSON, the two times from `now`, every other column its model default (so a column added later
+    is filled as `enqueue` fills it)."""
+    columns, values, params, record = [], [], [], []
+    for field in Message._meta.concrete_fields:
+        db_type = field.db_type(connection)
+        columns.append(connection.ops.quote_name(field.column))
+        if field.name in _GIVEN:
+            values.append(f"m.{connection.ops.quote_name(field.column)}")
+            record.append(f"{connection.ops.quote_name(field.column)} {db_type}")
+        else:
+            value = now if field.name in ("created_at", "next_attempt_at") else field.get_default()
+            values.append(f"%s::{db_type}")
+            params.append(field.get_db_prep_save(value, connection))
+    sql = (f"INSERT INTO {Message._meta.db_table} ({', '.join(columns)}) SELECT {', '.join(values)} "
+           f"FROM jsonb_to_recordset(%s::jsonb) AS m({', '.join(record)})")
+    return sql, params
 
 
 def retry_now(reference: str, *, actor=None, reason: str = "") -> Message:
