@@ -55,15 +55,14 @@ def enqueue_many(messages: Iterable[dict]) -> int:
         rows.append({"id": str(message_uuid), "message_id": f"<{message_uuid.hex}@{settings.CAREACCESS_MAIL_DOMAIN}>",
                      "to": recipients, "subject": message["subject"], "body": message["body"],
                      "kind": message.get("kind", "notification"), "cause": message.get("cause", "")})
-    for start in range(0, len(rows), 1000):
-        batch = rows[start:start + 1000]
-        if connection.vendor == "postgresql":
-            sql, params = _insert_from_json(now)
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [*params, json.dumps(batch)])
-        else:
-            Message.objects.bulk_create([Message(**{**r, "id": uuid.UUID(r["id"])}, created_at=now, next_attempt_at=now)
-                                         for r in batch])
+    if connection.vendor != "postgresql":
+        Message.objects.bulk_create([Message(**{**r, "id": uuid.UUID(r["id"])}, created_at=now, next_attempt_at=now)
+                                     for r in rows], batch_size=1000)
+        return len(rows)
+    sql, params = _insert_from_json(now)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            cursor.execute(sql, [*params, json.dumps(rows[start:start + 1000])])
     return len(rows)
 
 
