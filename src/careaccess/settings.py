@@ -69,8 +69,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "careaccess.core.middleware.RequestIdMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "careaccess.core.middleware.PagesOnlyMiddleware",  # runs PAGE_MIDDLEWARE, except for /api/
     "django.middleware.common.CommonMiddleware",
+]
+# Pages only: the token-authenticated JSON API under /api/ has no use for them.
+PAGE_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

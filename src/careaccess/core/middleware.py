@@ -1,8 +1,14 @@
 import re
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.exception import convert_exception_to_response
+from django.utils.module_loading import import_string
+
 from careaccess.core.context import new_request_id, request_scope
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+API_PREFIX = "/api/"
 
 
 class RequestIdMiddleware:
@@ -19,3 +25,43 @@ class RequestIdMiddleware:
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+class PagesOnlyMiddleware:
+    """Runs the middleware only pages need (settings.PAGE_MIDDLEWARE: sessions, CSRF, sign-in,
+    messages, clickjacking), in its order, for every address but the JSON API under /api/.
+
+    The API authenticates each call by its bearer token and reads no cookie, session, form or
+    message, and no page frames its JSON, so there they would only cost time: about a tenth of an
+    access decision's. Their request and response hooks and `process_view` (CSRF's check) run here
+    as Django would run them; middleware with other hooks is refused at start-up.
+    """
+
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        handler, self.view_hooks = get_response, []
+        for path in reversed(settings.PAGE_MIDDLEWARE):
+            middleware = import_string(path)(handler)
+            if hasattr(middleware, "process_exception") or hasattr(middleware, "process_template_response"):
+                raise ImproperlyConfigured(f"{path} has hooks PagesOnlyMiddleware does not run; put it in MIDDLEWARE")
+            if hasattr(middleware, "process_view"):
+                self.view_hooks.insert(0, middleware.process_view)
+            handler = convert_exception_to_response(middleware)
+        self.pages = handler
+
+    def __call__(self, request):
+        if request.path_info.startswith(API_PREFIX):
+            return self.get_response(request)
+        return self.pages(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.path_info.startswith(API_PREFIX):
+            return None
+        for hook in self.view_hooks:
+            response = hook(request, view_func, view_args, view_kwargs)
+            if response is not None:
+                return response
+        return None
