@@ -25,6 +25,7 @@ from careaccess.core.outbox.services import enqueue
 from careaccess.directory import rules as directory_rules
 from careaccess.directory import selectors as directory_selectors
 from careaccess.directory import services as directory
+from careaccess.directory import validation
 from careaccess.directory.models import Account, Assignment, Organisation, Person, Position, Service
 
 from . import rules
@@ -61,7 +62,7 @@ def acting_as(actor: Actor, action: str, organisation: Organisation, capabilitie
         return permissions.authorise(actor, action)
     if actor.kind == "person" and actor.person_id is not None:
         for grant in permissions.grants(actor.person_id, actor.assignment_id):
-            if grant.capabilities & needed and permissions._covers(grant, organisation):
+            if grant.capabilities & needed and permissions.covers(grant, organisation):
                 return dataclasses.replace(actor, assignment_id=grant.assignment_id,
                                            position_label=grant.position_label)
     wanted = " or ".join(sorted(c.replace("_", " ") for c in needed)) or "a capability nobody has here"
@@ -73,7 +74,7 @@ def holds(actor: Actor, capabilities: Iterable[str], organisation: Organisation)
     if actor.kind != "person" or actor.person_id is None:
         return False
     wanted = set(capabilities)
-    return any(g.capabilities & wanted and permissions._covers(g, organisation)
+    return any(g.capabilities & wanted and permissions.covers(g, organisation)
                for g in permissions.grants(actor.person_id, actor.assignment_id))
 
 
@@ -181,7 +182,7 @@ def _date_or_none(value, field: str):
     if value in (None, ""):
         return None
     try:
-        return directory._date(value)
+        return validation.date(value)
     except ValueError as exc:
         raise InvalidInput({field: str(exc)}) from None
 
@@ -285,7 +286,7 @@ def _clean_new_user(organisation, service, data) -> Cleaned:
                                                 "email", "phone")}
     errors = {}
     try:
-        person = directory._clean(directory.PERSON_FIELDS, person_fields, partial=False)
+        person = validation.clean(directory.PERSON_FIELDS, person_fields, partial=False)
     except InvalidInput as exc:
         errors.update(exc.errors)
         person = {}
@@ -299,7 +300,7 @@ def _clean_new_user(organisation, service, data) -> Cleaned:
         errors["ni_number"] = ("a person with this National Insurance number is already registered; raise a position "
                                "assignment or amendment for them instead")
     extra, more = _collect({
-        "email": lambda: data.get("email") and "email" not in errors and _check_email(directory._email(data["email"])),
+        "email": lambda: data.get("email") and "email" not in errors and _check_email(validation.email(data["email"])),
         "position": lambda: _position_at(organisation, data.get("position")),
         "temporary": lambda: _bool(data.get("temporary"), "temporary"),
         "ends_on": lambda: _date_or_none(data.get("ends_on"), "ends_on"),
@@ -337,7 +338,7 @@ def _clean_amendment(organisation, service, data) -> Cleaned:
     if person is not None:
         fields = {k: data[k] for k in ("email", "phone", "title") if k in data}
         try:
-            changes = directory._clean(directory.PERSON_FIELDS, fields, partial=True)
+            changes = validation.clean(directory.PERSON_FIELDS, fields, partial=True)
         except InvalidInput as exc:
             errors.update(exc.errors)
         if changes.get("email"):
@@ -450,8 +451,8 @@ def _clean_position_removal(organisation, service, data) -> Cleaned:
 def _clean_change_of_name(organisation, service, data) -> Cleaned:
     values, errors = _collect({"person": lambda: _person_by_uid(data.get("person"))})
     try:
-        names = directory._clean({k: directory.PERSON_FIELDS[k] for k in ("title", "given_name", "family_name")},
-                                 {k: data.get(k) for k in ("title", "given_name", "family_name")}, partial=False)
+        names = validation.clean({k: directory.PERSON_FIELDS[k] for k in ("title", "given_name", "family_name")},
+                                  {k: data.get(k) for k in ("title", "given_name", "family_name")}, partial=False)
     except InvalidInput as exc:
         errors.update(exc.errors)
         names = {}
@@ -1151,7 +1152,7 @@ def set_credentials_nominee(actor: Actor, organisation: Organisation, *, name: s
     name = (name or "").strip()
     errors = {}
     try:
-        email = directory._optional(directory._email)(email)
+        email = validation.optional(validation.email)(email)
     except ValueError as exc:
         errors["email"] = str(exc)
     if email and not name:

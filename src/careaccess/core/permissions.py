@@ -158,7 +158,8 @@ def grants(person_id: int, assignment_id: int | None = None) -> list[Grant]:
     return result
 
 
-def _covers(grant: Grant, organisation) -> bool:
+def covers(grant: Grant, organisation) -> bool:
+    """Does the grant apply at the organisation: its own, or one it oversees (None: anywhere)?"""
     if organisation is None or grant.organisation_id == organisation.id:
         return True
     if not grant.oversees_descendants:
@@ -173,7 +174,7 @@ def find_grant(actor: Actor, action: str, organisation=None) -> Grant | None:
     if needed is None or actor.kind != "person" or actor.person_id is None:
         return None
     for grant in grants(actor.person_id, actor.assignment_id):
-        if grant.capabilities.intersection(needed) and _covers(grant, organisation):
+        if grant.capabilities.intersection(needed) and covers(grant, organisation):
             return grant
     return None
 

@@ -19,6 +19,7 @@ from careaccess.core.context import Actor
 from careaccess.core.errors import Forbidden, InvalidInput
 from careaccess.core.outbox.services import enqueue
 from careaccess.directory import services as directory_services
+from careaccess.directory import validation
 from careaccess.directory.models import Person
 
 from . import policy
@@ -41,7 +42,7 @@ def update_own_contact_details(actor: Actor, **data) -> Person:
     cleaners = {name: directory_services.PERSON_FIELDS[name] for name in CONTACT_FIELDS}
     with transaction.atomic():
         person = _own_person(actor)
-        cleaned = directory_services._clean(cleaners, data, partial=True)
+        cleaned = validation.clean(cleaners, data, partial=True)
         before = directory_services.snapshot(person, CONTACT_FIELDS)
         if directory_services._apply(person, cleaned):
             person.updated_at = clock.now()

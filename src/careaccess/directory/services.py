@@ -3,12 +3,10 @@ records the audit entry in one transaction; a refusal raises before anything is 
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, Callable
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from careaccess.core import clock, permissions
@@ -29,99 +27,19 @@ from .models import (
     Service,
     ServiceRole,
 )
-
-Cleaner = Callable[[Any], Any]
-
-
-# --- field cleaners: each returns the clean value or raises ValueError saying how to fix it ---
-
-def _text(max_length: int, required: bool = True) -> Cleaner:
-    def clean(value):
-        value = "" if value is None else str(value).strip()
-        if required and not value:
-            raise ValueError("enter a value")
-        if len(value) > max_length:
-            raise ValueError(f"use {max_length} characters or fewer")
-        return value
-    return clean
-
-
-def _choice(choices) -> Cleaner:
-    def clean(value):
-        if value not in choices.values:
-            raise ValueError(f"choose one of: {', '.join(choices.values)}")
-        return value
-    return clean
-
-
-def _optional(cleaner: Cleaner, empty: Any = "") -> Cleaner:
-    def clean(value):
-        return empty if value in (None, "") else cleaner(value)
-    return clean
-
-
-def _email(value):
-    value = (value or "").strip()
-    try:
-        validate_email(value)
-    except ValidationError:
-        raise ValueError("enter an email address in the right format, like name@example.nhs.uk") from None
-    return value.lower()
-
-
-def _date(value):
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError("enter a date as YYYY-MM-DD") from None
-
-
-def _past_date(value):
-    value = _date(value)
-    if value >= clock.today():
-        raise ValueError("enter a date in the past")
-    return value
-
-
-def _boolean(value):
-    if isinstance(value, bool):
-        return value
-    raise ValueError("enter true or false")
-
-
-def _positive_int(value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("enter a whole number of 1 or more")
-    return value
-
-
-def _string_list(value):
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ValueError("enter a list of names")
-    return [v.strip() for v in value]
-
-
-def _wrap(rule: Callable[[str], str]) -> Cleaner:
-    return lambda value: rule(value)
-
-
-def _clean(cleaners: dict[str, Cleaner], data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
-    """Clean every field, collecting every error, so the caller sees all problems at once."""
-    unknown = set(data) - set(cleaners)
-    errors = {name: f"is not a field that can be set here (allowed: {', '.join(sorted(cleaners))})" for name in sorted(unknown)}
-    cleaned = {}
-    for name, cleaner in cleaners.items():
-        if name not in data and partial:
-            continue
-        try:
-            cleaned[name] = cleaner(data.get(name))
-        except ValueError as exc:
-            errors[name] = str(exc)
-    if errors:
-        raise InvalidInput(errors)
-    return cleaned
+from .validation import (
+    boolean,
+    choice,
+    clean,
+    date,
+    email,
+    optional,
+    past_date,
+    positive_int,
+    string_list,
+    text,
+    wrap,
+)
 
 
 def snapshot(instance, fields) -> dict[str, Any]:
@@ -166,16 +84,16 @@ def _save_unique(instance, message: str, **save_kwargs):
 # --- organisations ---
 
 ORGANISATION_FIELDS = {
-    "code": _wrap(rules.normalise_org_code),
-    "name": _text(200),
-    "short_name": _text(40, required=False),
-    "kind": _choice(Organisation.Kind),
-    "parent": _optional(str, None),
-    "oversees_descendants": _boolean,
-    "cqc_number": _optional(_wrap(rules.normalise_cqc_number)),
-    "has_service_desk": _boolean,
-    "status": _choice(Organisation.Status),
-    "closes_on": _optional(_date, None),
+    "code": wrap(rules.normalise_org_code),
+    "name": text(200),
+    "short_name": text(40, required=False),
+    "kind": choice(Organisation.Kind),
+    "parent": optional(str, None),
+    "oversees_descendants": boolean,
+    "cqc_number": optional(wrap(rules.normalise_cqc_number)),
+    "has_service_desk": boolean,
+    "status": choice(Organisation.Status),
+    "closes_on": optional(date, None),
 }
 ORGANISATION_DEFAULTS = {"short_name": "", "oversees_descendants": False, "cqc_number": "", "has_service_desk": False,
                          "status": Organisation.Status.ACTIVE, "closes_on": None, "parent": None}
@@ -199,7 +117,7 @@ def _check_organisation_status(values: dict[str, Any]) -> None:
 
 @transaction.atomic
 def create_organisation(actor: Actor, **data) -> Organisation:
-    cleaned = _clean(ORGANISATION_FIELDS, {**ORGANISATION_DEFAULTS, **data}, partial=False)
+    cleaned = clean(ORGANISATION_FIELDS, {**ORGANISATION_DEFAULTS, **data}, partial=False)
     parent_code = cleaned.pop("parent")
     parent = _organisation_by_code(parent_code, "parent") if parent_code else None
     _check_organisation_status(cleaned)
@@ -217,7 +135,7 @@ def create_organisation(actor: Actor, **data) -> Organisation:
 @transaction.atomic
 def update_organisation(actor: Actor, organisation: Organisation, **data) -> Organisation:
     organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
-    cleaned = _clean({k: v for k, v in ORGANISATION_FIELDS.items() if k != "code"}, data, partial=True)
+    cleaned = clean({k: v for k, v in ORGANISATION_FIELDS.items() if k != "code"}, data, partial=True)
     actor = permissions.authorise(actor, "organisation.update", organisation)
     if "parent" in cleaned:
         parent = _organisation_by_code(cleaned.pop("parent"), "parent") if cleaned["parent"] else None
@@ -245,7 +163,7 @@ def _ancestors(organisation):
 
 @transaction.atomic
 def create_unit(actor: Actor, organisation: Organisation, *, code: str, name: str, parent: str | None = None) -> OrganisationalUnit:
-    cleaned = _clean({"code": _text(30), "name": _text(200)}, {"code": code, "name": name}, partial=False)
+    cleaned = clean({"code": text(30), "name": text(200)}, {"code": code, "name": name}, partial=False)
     actor = permissions.authorise(actor, "unit.create", organisation)
     parent_unit = None
     if parent:
@@ -262,20 +180,20 @@ def create_unit(actor: Actor, organisation: Organisation, *, code: str, name: st
 # --- people ---
 
 PERSON_FIELDS = {
-    "title": _text(20, required=False),
-    "given_name": _text(100),
-    "family_name": _text(100),
-    "date_of_birth": _optional(_past_date, None),
-    "ni_number": _optional(_wrap(rules.normalise_ni_number)),
-    "email": _optional(_email),
-    "phone": _optional(_wrap(rules.normalise_phone)),
+    "title": text(20, required=False),
+    "given_name": text(100),
+    "family_name": text(100),
+    "date_of_birth": optional(past_date, None),
+    "ni_number": optional(wrap(rules.normalise_ni_number)),
+    "email": optional(email),
+    "phone": optional(wrap(rules.normalise_phone)),
 }
 PERSON_AUDITED = ("uid", *PERSON_FIELDS, "status")
 
 
 @transaction.atomic
 def create_person(actor: Actor, **data) -> Person:
-    cleaned = _clean(PERSON_FIELDS, data, partial=False)
+    cleaned = clean(PERSON_FIELDS, data, partial=False)
     actor = permissions.authorise(actor, "person.create")
     if cleaned["ni_number"] and Person.objects.filter(ni_number=cleaned["ni_number"]).exists():
         raise Conflict("a person with this National Insurance number is already registered; search for them instead")
@@ -291,8 +209,8 @@ def create_person(actor: Actor, **data) -> Person:
 @transaction.atomic
 def update_person(actor: Actor, person: Person, **data) -> Person:
     person = Person.objects.select_for_update().get(pk=person.pk)
-    fields = {**PERSON_FIELDS, "status": _choice(Person.Status)}
-    cleaned = _clean(fields, data, partial=True)
+    fields = {**PERSON_FIELDS, "status": choice(Person.Status)}
+    cleaned = clean(fields, data, partial=True)
     actor = permissions.authorise(actor, "person.update")
     if cleaned.get("ni_number") and Person.objects.filter(ni_number=cleaned["ni_number"]).exclude(pk=person.pk).exists():
         raise Conflict("another person is registered with this National Insurance number")
@@ -308,7 +226,7 @@ def update_person(actor: Actor, person: Person, **data) -> Person:
 
 @transaction.atomic
 def upsert_job_role(actor: Actor, *, code: str, name: str) -> JobRole:
-    cleaned = _clean({"code": _wrap(rules.check_job_role_code), "name": _text(200)}, {"code": code, "name": name}, partial=False)
+    cleaned = clean({"code": wrap(rules.check_job_role_code), "name": text(200)}, {"code": code, "name": name}, partial=False)
     actor = permissions.authorise(actor, "service.update")
     role, created = JobRole.objects.get_or_create(code=cleaned["code"], defaults={"name": cleaned["name"]})
     if created or role.name != cleaned["name"]:
@@ -321,7 +239,7 @@ def upsert_job_role(actor: Actor, *, code: str, name: str) -> JobRole:
 
 @transaction.atomic
 def upsert_activity(actor: Actor, *, code: str, name: str, includes: list[str] = ()) -> Activity:
-    cleaned = _clean({"code": _wrap(rules.check_activity_code), "name": _text(200)}, {"code": code, "name": name}, partial=False)
+    cleaned = clean({"code": wrap(rules.check_activity_code), "name": text(200)}, {"code": code, "name": name}, partial=False)
     actor = permissions.authorise(actor, "service.update")
     included = list(Activity.objects.filter(code__in=includes))
     missing = set(includes) - {a.code for a in included}
@@ -341,15 +259,15 @@ def upsert_activity(actor: Actor, *, code: str, name: str, includes: list[str] =
 # --- services ---
 
 SERVICE_FIELDS = {
-    "code": _text(50),
-    "name": _text(200),
-    "allowed_purposes": _string_list,
-    "approver_kind": _choice(Service.ApproverKind),
-    "sla_days": _positive_int,
-    "inactivity_days": _positive_int,
-    "review_months": _positive_int,
-    "card_only": _boolean,
-    "status": _choice(Service.Status),
+    "code": text(50),
+    "name": text(200),
+    "allowed_purposes": string_list,
+    "approver_kind": choice(Service.ApproverKind),
+    "sla_days": positive_int,
+    "inactivity_days": positive_int,
+    "review_months": positive_int,
+    "card_only": boolean,
+    "status": choice(Service.Status),
 }
 SERVICE_DEFAULTS = {"allowed_purposes": ["direct care"], "approver_kind": Service.ApproverKind.AUTHORISER,
                     "sla_days": 5, "inactivity_days": 60, "review_months": 3, "card_only": False,
@@ -377,7 +295,7 @@ def _clean_roles(roles) -> list[dict[str, str]]:
 
 @transaction.atomic
 def create_service(actor: Actor, *, roles=(), **data) -> Service:
-    cleaned = _clean(SERVICE_FIELDS, {**SERVICE_DEFAULTS, **data}, partial=False)
+    cleaned = clean(SERVICE_FIELDS, {**SERVICE_DEFAULTS, **data}, partial=False)
     role_rows = _clean_roles(roles)
     actor = permissions.authorise(actor, "service.create")
     if Service.objects.filter(code=cleaned["code"]).exists():
@@ -392,7 +310,7 @@ def create_service(actor: Actor, *, roles=(), **data) -> Service:
 @transaction.atomic
 def update_service(actor: Actor, service: Service, *, roles=None, **data) -> Service:
     service = Service.objects.select_for_update().get(pk=service.pk)
-    cleaned = _clean({k: v for k, v in SERVICE_FIELDS.items() if k != "code"}, data, partial=True)
+    cleaned = clean({k: v for k, v in SERVICE_FIELDS.items() if k != "code"}, data, partial=True)
     actor = permissions.authorise(actor, "service.update")
     before = {**snapshot(service, SERVICE_AUDITED), "roles": _roles_of(service)}
     changed = _apply(service, cleaned)
@@ -442,7 +360,7 @@ def _resolve_codes(data: dict[str, Any]) -> tuple[list[JobRole], list[Activity],
     return job_roles, activities, service_roles, errors
 
 
-POSITION_FIELDS = {"name": _text(200), "assignable_by_sponsors": _boolean, "status": _choice(Position.Status)}
+POSITION_FIELDS = {"name": text(200), "assignable_by_sponsors": boolean, "status": choice(Position.Status)}
 CODE_FIELDS = ("job_roles", "activities", "service_roles")
 
 
@@ -470,7 +388,7 @@ def _split_codes(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 @transaction.atomic
 def create_position(actor: Actor, organisation: Organisation, *, unit: str | None = None, **data) -> Position:
     data, codes = _split_codes(dict(data))
-    cleaned = _clean(POSITION_FIELDS, {"assignable_by_sponsors": False, "status": Position.Status.ACTIVE, **data}, partial=False)
+    cleaned = clean(POSITION_FIELDS, {"assignable_by_sponsors": False, "status": Position.Status.ACTIVE, **data}, partial=False)
     job_roles, activities, service_roles, errors = _resolve_codes(codes)
     unit_obj = None
     if unit:
@@ -496,7 +414,7 @@ def update_position(actor: Actor, position: Position, **data) -> Position:
     """Changing a position's codes reaches everyone in it (rule SC8): there is nothing per person."""
     position = Position.objects.select_for_update().select_related("organisation").get(pk=position.pk)
     data, codes = _split_codes(dict(data))
-    cleaned = _clean(POSITION_FIELDS, data, partial=True)
+    cleaned = clean(POSITION_FIELDS, data, partial=True)
     job_roles, activities, service_roles, errors = _resolve_codes(codes)
     if errors:
         raise InvalidInput(errors)
@@ -530,7 +448,7 @@ def _assignment_action(position: Position, verb: str) -> str:
 
 @transaction.atomic
 def create_assignment(actor: Actor, person: Person, position: Position, *, starts_on=None, ends_on=None) -> Assignment:
-    cleaned = _clean({"starts_on": _date, "ends_on": _optional(_date, None)},
+    cleaned = clean({"starts_on": date, "ends_on": optional(date, None)},
                      {"starts_on": starts_on or clock.today(), "ends_on": ends_on}, partial=False)
     if cleaned["ends_on"] and cleaned["ends_on"] < cleaned["starts_on"]:
         raise InvalidInput({"ends_on": "the end date must be on or after the start date"})
@@ -555,7 +473,7 @@ def create_assignment(actor: Actor, person: Person, position: Position, *, start
 @transaction.atomic
 def update_assignment(actor: Actor, assignment: Assignment, *, reason: str = "", **data) -> Assignment:
     assignment = Assignment.objects.select_for_update().select_related("person", "position__organisation").get(pk=assignment.pk)
-    cleaned = _clean({"ends_on": _optional(_date, None), "state": _choice(Assignment.State)}, data, partial=True)
+    cleaned = clean({"ends_on": optional(date, None), "state": choice(Assignment.State)}, data, partial=True)
     ends_on = cleaned.get("ends_on", assignment.ends_on)
     if ends_on and ends_on < assignment.starts_on:
         raise InvalidInput({"ends_on": "the end date must be on or after the start date"})
@@ -578,7 +496,7 @@ ACCOUNT_AUDITED = ("person_id", "service_id", "username", "state", "last_used_at
 
 @transaction.atomic
 def create_account(actor: Actor, person: Person, service: Service, *, username: str, state: str = Account.State.PENDING) -> Account:
-    cleaned = _clean({"username": _text(150), "state": _choice(Account.State)}, {"username": username, "state": state}, partial=False)
+    cleaned = clean({"username": text(150), "state": choice(Account.State)}, {"username": username, "state": state}, partial=False)
     if service.status != Service.Status.ACTIVE:
         raise InvalidInput({"service": f"{service.name} is retired; no new accounts can be made on it"})
     actor = permissions.authorise(actor, "account.create")
@@ -595,7 +513,7 @@ def create_account(actor: Actor, person: Person, service: Service, *, username: 
 @transaction.atomic
 def update_account(actor: Actor, account: Account, *, reason: str = "", **data) -> Account:
     account = Account.objects.select_for_update().select_related("person").get(pk=account.pk)
-    cleaned = _clean({"username": _text(150), "state": _choice(Account.State)}, data, partial=True)
+    cleaned = clean({"username": text(150), "state": choice(Account.State)}, data, partial=True)
     actor = permissions.authorise(actor, "account.update")
     if "username" in cleaned and Account.objects.filter(service_id=account.service_id, username=cleaned["username"]).exclude(pk=account.pk).exists():
         raise Conflict(f"the username {cleaned['username']} is taken on this service; choose another")
