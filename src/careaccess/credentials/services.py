@@ -4,9 +4,9 @@ Each function checks permission and the rules, writes and audits in one transact
 raises before anything is written — except a wrong PIN or a wrong one-time code, whose audited
 failure counter is kept (the counting transaction commits, then the refusal is raised).
 
-Revocations publish a new CRL in the same transaction, after the audit entry: appending to the
-ledger serialises writers on its head row, so the CRL is built from every revocation committed
-before it and CRL numbers (the CrlIssue ids) only grow.
+Revocations publish a new CRL in the same transaction, last. Publishers take a lock of their own
+first (`_serialise_crl_publishing`), so each CRL is built from every revocation committed before
+it and CRL numbers (the CrlIssue ids) only grow.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import transaction
+from django.db import connection, transaction
 
 from careaccess.core import clock, permissions
 from careaccess.core.audit import ledger
@@ -181,8 +181,21 @@ def _revoke(certificate: Certificate | None, reason: str) -> bool:
     return True
 
 
+# Any fixed number: the key of the PostgreSQL advisory lock that CRL publishers queue on.
+_CRL_LOCK = 0x43524C  # "CRL"
+
+
+def _serialise_crl_publishing() -> None:
+    """Publishers of CRLs one at a time, each until its transaction ends: the next one then reads
+    the revocations the previous one committed. SQLite has one writer at a time anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CRL_LOCK])
+
+
 def publish_crl() -> CrlIssue:
-    """Build and store a new CRL of every revoked certificate (call after the audit entry)."""
+    """Build and store a new CRL of every revoked certificate (last in a revocation's transaction)."""
+    _serialise_crl_publishing()
     now = clock.now().replace(microsecond=0)
     rows = list(Certificate.objects.filter(status=Certificate.Status.REVOKED)
                 .values_list("serial", "revoked_at", "revocation_reason").order_by("id"))

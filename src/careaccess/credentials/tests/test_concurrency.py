@@ -1,5 +1,5 @@
 """Concurrent sign-ins and revocations on PostgreSQL: a challenge is spent once, and the newest CRL
-holds every committed revocation (the ledger's head lock serialises CRL building)."""
+holds every committed revocation (CRL publishers take a lock of their own)."""
 
 from __future__ import annotations
 
