@@ -77,22 +77,29 @@ class CampaignItem(models.Model):
         KEEP = "keep", "Keep"
         REVOKE = "revoke", "Revoke"
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="items")
+    # A national campaign opens millions of items in one transaction, and every index and checked
+    # reference of an item costs a write or a lookup (with a row lock) per item. So: items are
+    # found by campaign only (the (campaign, decision) index below serves it); the person,
+    # assignment and account they are about are not checked by the database, because items are
+    # written only by INSERT ... SELECT from those very rows, which are never deleted (rule PP8,
+    # and PROTECT stops the ORM); checking them at COMMIT was most of opening a national campaign.
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="items", db_index=False)
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    person = models.ForeignKey("directory.Person", on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey("directory.Person", on_delete=models.PROTECT, related_name="+", db_constraint=False,
+                               db_index=False)
     assignment = models.ForeignKey("directory.Assignment", null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+                                   related_name="+", db_constraint=False, db_index=False)
     account = models.ForeignKey("directory.Account", null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="+")
+                                related_name="+", db_constraint=False, db_index=False)
     decision = models.CharField(max_length=10, choices=Decision.choices, default="", blank=True)
     reason = models.TextField(blank=True, default="")
     decided_by = models.ForeignKey("directory.Person", null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+                                   related_name="+", db_index=False)
     decided_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     access_request = models.ForeignKey("access_requests.AccessRequest", null=True, blank=True,
-                                       on_delete=models.PROTECT, related_name="+")
+                                       on_delete=models.PROTECT, related_name="+", db_index=False)
 
     class Meta:
         ordering = ["campaign", "id"]
