@@ -344,40 +344,19 @@ def _holders(activity_ids: list[int]) -> Subquery:
 FLAGS = ("no sponsor or RA agent", "pharmacy with no sponsor", "pharmacy with fewer than two sponsors or RA agents")
 
 
-def _holder_counts(actor: Actor, params: dict) -> list[tuple[int, str, int, int]]:
-    """(organisation id, kind, sponsors, sponsors-or-RA-agents) of every organisation in scope with any
-    live holder: ONE grouped query over the holders (its cost grows with the staff, not the directory),
-    made once per run (the page's filter and its chart share it)."""
-    if "_holder_counts" in params:
-        return params["_holder_counts"]
-    params["_holder_counts"] = _count_holders(actor)
-    return params["_holder_counts"]
-
-
-def _count_holders(actor: Actor) -> list[tuple[int, str, int, int]]:
-    sponsor, agent = holders_of("sponsor"), holders_of("ra_agent")
-    holders = _in_scope(_live_holders(sponsor + agent), actor, "position__organisation_id")
-    return list(holders.order_by().values("position__organisation_id", "position__organisation__kind").annotate(
-        s=Count("person_id", distinct=True, filter=Q(position__activities__in=sponsor)),
-        e=Count("person_id", distinct=True),
-    ).values_list("position__organisation_id", "position__organisation__kind", "s", "e"))
-
-
-def _flag_of(kind: str, sponsors: int, either: int) -> str:
-    """Rule DS4, for one organisation."""
-    if either == 0:
-        return FLAGS[0]
-    if kind == Organisation.Kind.PHARMACY and sponsors == 0:
-        return FLAGS[1]
-    if kind == Organisation.Kind.PHARMACY and either < 2:
-        return FLAGS[2]
-    return ""
-
-
-def _flagged(actor: Actor, params: dict) -> Q:
-    """The organisations DS4 flags: every one except those whose holders satisfy the rule."""
-    fine = [org for org, kind, s, e in _holder_counts(actor, params) if not _flag_of(kind, s, e)]
-    return ~Q(id__in=fine)
+def _flags() -> tuple[Q, Q, Q]:
+    """Rule DS4's three flags as conditions on an organisation, in FLAGS' order (each organisation
+    gets the first that applies). Each is an EXISTS that stops at the first live holder it finds,
+    so walking the organisations in code order to the first page's flagged ones, or counting them
+    all for the chart, never counts every holder in the country."""
+    sponsor, either = holders_of("sponsor"), holders_of("sponsor") + holders_of("ra_agent")
+    anyone = Exists(_live_holders(either).filter(position__organisation_id=OuterRef("pk")))
+    a_sponsor = Exists(_live_holders(sponsor).filter(position__organisation_id=OuterRef("pk")))
+    someone_else = _live_holders(either).filter(position__organisation_id=OuterRef("position__organisation_id")).exclude(
+        person_id=OuterRef("person_id"))
+    two = Exists(_live_holders(either).filter(Exists(someone_else), position__organisation_id=OuterRef("pk")))
+    pharmacy = Q(kind=Organisation.Kind.PHARMACY)
+    return ~Q(anyone), pharmacy & Q(anyone) & ~Q(a_sponsor), pharmacy & Q(a_sponsor) & ~Q(two)
 
 
 def _organisations(actor: Actor, params: dict) -> QuerySet:
@@ -392,7 +371,8 @@ def sponsors_agents(actor: Actor, params: dict) -> QuerySet:
     pharmacy = Q(kind=Organisation.Kind.PHARMACY)
     qs = _organisations(actor, params)
     if params.get("flagged_only"):
-        qs = qs.filter(_flagged(actor, params))
+        none, no_sponsor, fewer = _flags()
+        qs = qs.filter(none | no_sponsor | fewer)
     # The counts and the flag are worked out for the rows read only (a page, or the CSV's chunk).
     qs = qs.annotate(sponsors=_holders(sponsor), ra_agents=_holders(agent), either=_holders(sponsor + agent)).annotate(
         flag=Case(
@@ -406,18 +386,13 @@ def sponsors_agents(actor: Actor, params: dict) -> QuerySet:
 
 
 def sponsors_chart(actor: Actor, params: dict) -> list[tuple[str, int]]:
-    """How many organisations are flagged, by reason: the grouped holder counts and one COUNT. Drawn
-    with the flagged organisations only (whose page already made the counts), so the full list's
-    first page stays an index walk."""
+    """How many organisations are flagged, by reason: one query counting with DS4's conditions.
+    Drawn with the flagged organisations only, so the full list's first page stays an index walk."""
     if not params.get("flagged_only"):
         return []
-    organisations = _organisations(actor, params).order_by()
-    wanted = params.get("kind")
-    counts = [(org, kind, s, e) for org, kind, s, e in _holder_counts(actor, params) if not wanted or kind == wanted]
-    open_ids = set(organisations.filter(id__in=[c[0] for c in counts]).values_list("id", flat=True)) if counts else set()
-    reasons = [_flag_of(kind, s, e) for org, kind, s, e in counts if org in open_ids]
-    none = organisations.count() - len(open_ids)
-    return [(FLAGS[0], none), (FLAGS[1], reasons.count(FLAGS[1])), (FLAGS[2], reasons.count(FLAGS[2]))]
+    counted = _organisations(actor, params).aggregate(
+        **{f"f{i}": Count("id", filter=condition) for i, condition in enumerate(_flags())})
+    return [(flag, counted[f"f{i}"]) for i, flag in enumerate(FLAGS)]
 
 
 _register(Report(
