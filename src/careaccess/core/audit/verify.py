@@ -1,7 +1,7 @@
 """Verifying the whole audit ledger (rule PP9): `careaccess audit verify`.
 
 One pass over audit_entry in index order, in keyset-paginated batches of plain tuples (no model
-objects), checking for each entry:
+objects) that a second thread reads a batch or two ahead (`_Prefetch`), checking for each entry:
 
 * its index is the next one (a gap = an entry removed; index 0 missing = the first one removed;
   an index below 0 = one inserted);
@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from . import merkle
 from .ledger import LEAF_FIELDS, LEAF_FORMAT, NODE_LEVEL_SHIFT, node_key
@@ -166,13 +168,14 @@ def _python_texts(rows: list[tuple]) -> list[tuple]:
     return [(r[0], encode([fmt, *r[:17]]), r[16], r[17]) for r in rows]
 
 
-def _stream(after: int | None, stop_before: int | None = None, batch: int = BATCH, in_sql: bool | None = None):
+def _stream(after: int | None, stop_before: int | None = None, batch: int = BATCH, in_sql: bool | None = None,
+            conn=connection):
     """Yield lists of (index, leaf text, prev_hash, leaf_hash) in index order, keyset-paginated
     (constant memory, no OFFSET)."""
     in_sql = _leaf_text_in_sql() if in_sql is None else in_sql
     base = _leaf_text_sql() if in_sql else _columns_sql()
     idx = connection.ops.quote_name("index")
-    with connection.cursor() as cursor:
+    with conn.cursor() as cursor:
         while True:
             where, params = [], []
             if after is not None:
@@ -190,6 +193,89 @@ def _stream(after: int | None, stop_before: int | None = None, batch: int = BATC
             after = rows[-1][0]
             if len(rows) < batch:
                 return
+
+
+def _stored_nodes(rows: list[tuple], conn) -> dict[int, str]:
+    """The stored Merkle nodes the leaves of `rows` complete, by their indexes alone (node (L, i)
+    is completed by leaf (i + 1) * 2^L - 1): a few key ranges, one query."""
+    indexes = [row[0] for row in rows if row[0] >= 0]
+    if not indexes:
+        return {}
+    lo, hi = indexes[0], indexes[-1]
+    params, level = [], 1
+    while 1 << level <= hi + 1:
+        first, last = -(-(lo + 1) >> level) - 1, ((hi + 1) >> level) - 1
+        if first <= last:
+            params += [node_key(level, first), node_key(level, last)]
+        level += 1
+    if not params:
+        return {}
+    k = connection.ops.quote_name("key")
+    where = " OR ".join(f"({k} BETWEEN %s AND %s)" for _ in range(len(params) // 2))
+    with conn.cursor() as cursor:
+        cursor.execute(f"SELECT {k}, hash FROM audit_node WHERE {where}", params)
+        return dict(cursor.fetchall())
+
+
+class _Prefetch:
+    """`_stream`'s batches (with the stored nodes each completes, when asked) read by a thread, a
+    couple of batches ahead, on this thread's own database connection and transaction: the
+    database builds the next rows (sqlite3 and psycopg let go of the GIL meanwhile) while this
+    thread hashes the last ones, so verify uses two cores instead of taking turns."""
+
+    DEPTH = 2
+
+    def __init__(self, after: int | None, batch: int, in_sql: bool | None, with_nodes: bool):
+        self.conn = connections[DEFAULT_DB_ALIAS]
+        self.args = (after, batch, in_sql, with_nodes)
+        self.queue: queue.Queue = queue.Queue(maxsize=self.DEPTH)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._produce, name="audit-verify-reader", daemon=True)
+
+    def __enter__(self):
+        self.conn.inc_thread_sharing()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        while self.thread.is_alive():  # unblock a reader waiting to hand over a batch
+            try:
+                self.queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self.thread.join()
+        self.conn.dec_thread_sharing()
+
+    def _put(self, item) -> bool:
+        while not self.stopping.is_set():
+            try:
+                self.queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def _produce(self) -> None:
+        after, batch, in_sql, with_nodes = self.args
+        try:
+            for rows in _stream(after, batch=batch, in_sql=in_sql, conn=self.conn):
+                nodes = _stored_nodes(rows, self.conn) if with_nodes else None
+                if self.stopping.is_set() or not self._put((rows, nodes, None)):
+                    return
+        except Exception as exc:  # noqa: BLE001 - handed to the consuming thread, raised there
+            self._put((None, None, exc))
+            return
+        self._put((None, None, None))
+
+    def __iter__(self):
+        while True:
+            rows, nodes, error = self.queue.get()
+            if error is not None:
+                raise error
+            if rows is None:
+                return
+            yield rows, nodes
 
 
 class _Checker:
@@ -307,7 +393,7 @@ class _Checker:
 
     # entries -------------------------------------------------------------------------------
 
-    def feed(self, rows: list[tuple]) -> None:
+    def feed(self, rows: list[tuple], stored_nodes: dict[int, str] | None = None) -> None:
         sha256 = hashlib.sha256
         stack = self.stack
         size = self.size
@@ -378,7 +464,7 @@ class _Checker:
         finally:
             self.expected, self.prev, self.prevprev, self.size = expected, prev, prevprev, size
         if completed:
-            self._check_nodes(completed)
+            self._check_nodes(completed, stored_nodes or {})
         if self.progress:
             self.progress(len(rows))
 
@@ -397,25 +483,8 @@ class _Checker:
             f"an entry with index {index} appears where index {expected} was expected: an entry was inserted",
         )
 
-    def _check_nodes(self, completed: list[tuple[int, int, bytes]]) -> None:
+    def _check_nodes(self, completed: list[tuple[int, int, bytes]], stored: dict[int, str]) -> None:
         keys = {node_key(level, idx): h.hex() for level, idx, h in completed}
-        # The nodes completed by a batch of leaves are a few contiguous index ranges per level.
-        ranges: dict[int, list[int]] = {}
-        for level, idx, _ in completed:
-            r = ranges.get(level)
-            if r is None:
-                ranges[level] = [idx, idx]
-            else:
-                r[0] = min(r[0], idx)
-                r[1] = max(r[1], idx)
-        k = connection.ops.quote_name("key")
-        where = " OR ".join(f"({k} BETWEEN %s AND %s)" for _ in ranges)
-        params = []
-        for level, (lo, hi) in ranges.items():
-            params += [node_key(level, lo), node_key(level, hi)]
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {connection.ops.quote_name('key')}, hash FROM audit_node WHERE {where}", params)
-            stored = dict(cursor.fetchall())
         for key, h in keys.items():
             got = stored.get(key)
             if got != h:
@@ -511,8 +580,9 @@ def verify(
         if total_hint:
             total_hint(_head().size)
         checker.load_checkpoints(public_key_pem)
-        for rows in _stream(None, batch=batch, in_sql=leaf_text_in_sql):
-            checker.feed(rows)
+        with _Prefetch(None, batch, leaf_text_in_sql, check_nodes) as batches:
+            for rows, nodes in batches:
+                checker.feed(rows, nodes)
         # Appends may have committed while we streamed: catch up until the head and the rows
         # agree (an entry and the head move together in one transaction).
         for _ in range(10):
@@ -521,7 +591,7 @@ def verify(
                 break
             got = 0
             for rows in _stream(checker.expected - 1 if checker.expected else None, batch=batch, in_sql=leaf_text_in_sql):
-                checker.feed(rows)
+                checker.feed(rows, _stored_nodes(rows, connection) if check_nodes else None)
                 got += len(rows)
             if not got:
                 break
