@@ -8,8 +8,10 @@ through querysets and `selectors`, each first asking `permissions.authorise(acto
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.http import HttpResponse
 from ninja import Query, Router, Status
 
 from careaccess.api.pagination import page_of, paginate
@@ -391,8 +393,12 @@ def decide(request, payload: DecisionIn):
         organisation_code=payload.organisation.strip().upper() if payload.organisation else None,
         at=_aware(payload.at),
     )
-    return {"allowed": decision.allowed, "reason": decision.reason, "assignment": decision.assignment_id,
-            "position": decision.position, "organisation": decision.organisation_code}
+    # Written out here rather than validated against DecisionOut and encoded by ninja: a tenth of the
+    # endpoint's time, for five fields of known types (the same document; tests compare it).
+    return HttpResponse(json.dumps({
+        "allowed": decision.allowed, "reason": decision.reason, "assignment": decision.assignment_id,
+        "position": decision.position, "organisation": decision.organisation_code,
+    }), content_type="application/json")
 
 
 # --- catalogue ---

@@ -14,6 +14,7 @@ from careaccess.core.audit.models import Entry
 from careaccess.directory import services
 from careaccess.directory import testing as build
 from careaccess.directory.models import Account, Assignment, Organisation, Person, Position
+from careaccess.directory.schemas import DecisionOut
 
 pytestmark = pytest.mark.django_db
 
@@ -398,6 +399,7 @@ def test_decisions_allow_through_included_activities_and_service_roles(world, cl
     body = ok(decide(world.portal_client, uid=doctor.uid, activity="B0820"))
     assert body["allowed"] is True and body["assignment"] == assignment.id
     assert body["position"] == "GP" and body["organisation"] == "Y01234" and "GP" in body["reason"]
+    assert body == DecisionOut.model_validate(body).model_dump()  # the documented response, field for field
     body = ok(decide(world.portal_client, uid=doctor.uid, service="care-portal", role="care-professional"))
     assert body["allowed"] is True
     body = ok(decide(world.portal_client, uid=doctor.uid, service="care-portal", role="administrator"))
