@@ -220,6 +220,12 @@ def home(request, unit_id):
     })
 
 
+def first_sign_in_step(person: Person) -> str | None:
+    """NM8: a mailbox user's first sign-in changes the temporary password, accepts the acceptable use
+    policy and completes the profile before anything else (a step after sign-in: see apps.py)."""
+    return reverse("mailboxes:first-sign-in") if services.pending_first_sign_in(person) is not None else None
+
+
 @sensitive_post_parameters("new_password", "confirm_password")
 @signin_required
 @never_cache

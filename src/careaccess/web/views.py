@@ -25,7 +25,7 @@ from careaccess.core.errors import CareAccessError
 from careaccess.directory.models import Organisation
 from careaccess.directory.selectors import effective_access
 
-from . import auth, forms, menu, services
+from . import auth, forms, menu, services, sign_in_steps
 from .auth import signin_required
 
 
@@ -56,13 +56,10 @@ def locked_message(locked_until) -> str:
 
 
 def _after_sign_in(request, next_url: str | None):
-    from careaccess.mailboxes.services import pending_first_sign_in
-
     person = getattr(request.user, "person", None)
-    if person is not None and pending_first_sign_in(person) is not None:
-        # NM8: a mailbox user's first sign-in changes the temporary password, accepts the acceptable
-        # use policy and completes the profile before anything else.
-        return redirect(reverse("mailboxes:first-sign-in"))
+    step = sign_in_steps.pending(person) if person is not None else None
+    if step is not None:
+        return redirect(step)
     current = auth.shell(request)
     if current is not None and current.needs_choice:
         target = reverse("web:choose-position")
