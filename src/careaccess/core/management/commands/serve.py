@@ -3,6 +3,11 @@
 No access log by default: formatting and writing a line per request costs the workers about a tenth
 of an access decision's budget, and the audit trail and request ids already say who changed what.
 `--access-log -` (or CAREACCESS_ACCESS_LOG) turns it on, to standard output or a file.
+
+Each worker (one a core) runs 4 threads by default (gunicorn's gthread worker): a thread waiting on
+PostgreSQL leaves the core to another, and connections are kept alive between requests, so a
+relying service asking decision after decision does not open a TCP connection for each. With
+`--threads 1` the workers are sync ones, which close the connection after every answer.
 """
 
 import os
@@ -17,7 +22,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--bind", default=os.environ.get("CAREACCESS_BIND", "127.0.0.1:8000"))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("CAREACCESS_WORKERS", os.cpu_count() or 2)))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("CAREACCESS_THREADS", 1)))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("CAREACCESS_THREADS", 4)))
         parser.add_argument("--access-log", default=os.environ.get("CAREACCESS_ACCESS_LOG", ""),
                             help="where to log each request ('-' for standard output); none by default")
 
