@@ -321,24 +321,69 @@ def _requests(count: int, people: int, activities: list[str], seed: int) -> list
             for _ in range(count)]
 
 
-def _client(args) -> tuple[list[float], int, dict]:
-    """One client: sends its requests one after another on a kept-alive connection."""
-    import http.client
+class _Connection:
+    """A kept-alive HTTP/1.1 connection that sends whole requests and reads whole responses
+    (status line, headers, a Content-Length body), as a relying service's pooled client does; it
+    opens a new connection when the server closes one. http.client parses headers with the email
+    package and costs the client as much CPU as the server spends answering."""
 
+    def __init__(self, port: int):
+        self.port = port
+        self.sock = None
+
+    def post(self, path: str, headers: bytes, body: bytes) -> tuple[int, bytes]:
+        import socket
+
+        request = b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s" % (path.encode(), headers, len(body), body)
+        reused = self.sock is not None
+        if not reused:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.reader = self.sock.makefile("rb")
+        self.sock.sendall(request)
+        status_line = self.reader.readline()
+        if not status_line and reused:  # the server closed the idle connection: once more on a new one
+            self.close()
+            return self.post(path, headers, body)
+        status = int(status_line.split(b" ", 2)[1])
+        length, close = None, False
+        while (line := self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection":
+                close = value.strip().lower() == b"close"
+        if length is None:
+            raise OSError("the response has no Content-Length")
+        content = self.reader.read(length)
+        if close:
+            self.close()
+        return status, content
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.reader.close()
+            self.sock.close()
+            self.sock = None
+
+
+def _client(args) -> tuple[list[float], int, dict]:
+    """One client: sends its requests one after another on a kept-alive connection, and reads each
+    answer's JSON (`allowed`), as a relying service would."""
     port, token, bodies = args
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Connection": "keep-alive"}
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = (f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+               "Content-Type: application/json\r\nConnection: keep-alive\r\n").encode()
+    conn = _Connection(port)
     latencies, errors, statuses = [], 0, {}
     for body in bodies:
         t0 = time.perf_counter()
         try:
-            conn.request("POST", "/api/v1/decisions", body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            status = response.status
-        except (OSError, http.client.HTTPException):
+            status, content = conn.post("/api/v1/decisions", headers, body)
+            if status == 200 and not isinstance(json.loads(content)["allowed"], bool):
+                raise ValueError(f"not a decision: {content!r}")
+        except (OSError, ValueError, IndexError, KeyError):
             conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             errors += 1
             continue
         latencies.append(time.perf_counter() - t0)
@@ -373,17 +418,20 @@ def _summarise(results, seconds: float) -> dict:
     }
 
 
-def http_bench(token: str, people: int, activities: list[str], requests: int, clients: int, workers: int) -> dict:
+def http_bench(token: str, people: int, activities: list[str], requests: int, clients: int, workers: int,
+               threads: int) -> dict:
     # Connections live through the whole run (the default, 60 s, would replace them mid-measurement
     # and lose the CPU count of the PostgreSQL backends they end).
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "careaccess.settings", "DATABASE_CONN_MAX_AGE": "3600"}
-    serve = [sys.executable, "-m", "careaccess.cli", "serve", "--bind", f"127.0.0.1:{PORT}", "--workers", str(workers)]
+    serve = [sys.executable, "-m", "careaccess.cli", "serve", "--bind", f"127.0.0.1:{PORT}", "--workers", str(workers),
+             "--threads", str(threads)]
     log = tempfile.NamedTemporaryFile(prefix="careaccess-bench-serve-", suffix=".log", delete=False)
     server = subprocess.Popen(serve, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     try:
         _wait_for(PORT, server)
-        # Warm up every worker (imports, connections), then measure.
-        _client((PORT, token, _requests(200, people, activities, 1)))
+        # Warm up every worker and thread (imports, connections), then measure.
+        with multiprocessing.get_context("fork").Pool(workers * threads) as pool:
+            pool.map(_client, [(PORT, token, _requests(100, people, activities, 1 + i)) for i in range(workers * threads)])
         latency_requests = max(200, requests // 4)
         t0 = time.perf_counter()
         sequential = _client((PORT, token, _requests(latency_requests, people, activities, 2)))
@@ -404,9 +452,11 @@ def http_bench(token: str, people: int, activities: list[str], requests: int, cl
         throughput = _summarise(results, seconds)
         done = max(1, throughput["requests"])
         app_ms = (_cpu_seconds(workers_pids) - cpu_before[0]) * 1000 / done
-        if set(_postgres_backends(dbname)) != set(backends):
-            throughput["note"] = "PostgreSQL backends changed during the run: their CPU figure is incomplete"
-        db_ms = max(0.0, _cpu_seconds(backends) - cpu_before[1]) * 1000 / done
+        # Backends opened during the run count whole; one that ended would be missing.
+        backends_after = _postgres_backends(dbname)
+        if not set(backends) <= set(backends_after):
+            throughput["note"] = "PostgreSQL backends ended during the run: their CPU figure is incomplete"
+        db_ms = max(0.0, _cpu_seconds(backends_after) - cpu_before[1]) * 1000 / done
         client_ms = ((after.children_user + after.children_system) - (cpu_before[2].children_user + cpu_before[2].children_system)) * 1000 / done
         throughput["cpu_ms_per_decision"] = {
             "app (gunicorn workers)": round(app_ms, 3), "postgresql backends": round(db_ms, 3),
@@ -422,7 +472,8 @@ def http_bench(token: str, people: int, activities: list[str], requests: int, cl
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-    return {"server": f"careaccess serve (gunicorn, {workers} sync workers)", "one_client": latency,
+    kind = f"{workers} workers of {threads} threads (gthread)" if threads > 1 else f"{workers} sync workers"
+    return {"server": f"careaccess serve (gunicorn, {kind})", "one_client": latency,
             f"{clients}_clients": throughput, "server_log": log.name}
 
 
@@ -486,7 +537,8 @@ def profile_decision(token: str, people: int, activities: list[str], n: int = 20
 # --- run --------------------------------------------------------------------------------------
 
 
-def run(factor: float | None = None, requests: int | None = None, clients: int = 4, workers: int = 2) -> dict:
+def run(factor: float | None = None, requests: int | None = None, clients: int = 4, workers: int = 2,
+        threads: int = 4) -> dict:
     factor = scale() if factor is None else factor
     n = sizes(factor)
     url = os.environ.get("CAREACCESS_BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL") or DEFAULT_URL
@@ -511,7 +563,7 @@ def run(factor: float | None = None, requests: int | None = None, clients: int =
     figures["profile"] = profile_decision(token, n["people"], activities)
     connection.close()  # the server's workers open their own
     requests = requests or int(os.environ.get("BENCH_REQUESTS") or 0) or max(2000, int(20_000 * min(1.0, factor * 10)))
-    figures["decisions_http"] = http_bench(token, n["people"], activities, requests, clients, workers)
+    figures["decisions_http"] = http_bench(token, n["people"], activities, requests, clients, workers, threads)
     return figures
 
 
