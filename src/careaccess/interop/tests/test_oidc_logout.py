@@ -23,6 +23,7 @@ from careaccess.core.outbox.models import Message
 from careaccess.directory import testing
 from careaccess.interop.oidc import keys, logout
 from careaccess.interop.oidc import services as oidc_services
+from careaccess.interop.oidc.models import OidcToken
 
 from .test_oidc import ISSUER, authorize, basic, browser, code_from, key_dir, redeem, world  # noqa: F401 (fixtures)
 
@@ -130,8 +131,6 @@ def test_logout_notice_waits_in_the_outbox_until_the_relying_service_is_up(
 def test_a_sign_out_that_rolls_back_queues_nothing(browser, world, monkeypatch):
     rp, secret = oidc_services.add_client(testing.SYSTEM, name="Portal", redirect_uris=["https://rp.example/callback"],
                                           auth_method="client_secret_basic", backchannel_logout_uri="https://rp.example/bcl")
-    from careaccess.interop.oidc.models import OidcToken
-
     OidcToken.objects.create(client=rp, person=world.holder, access_digest="a" * 64, scope="openid",
                              issued_at=dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc), expires_in=600, auth_time=0,
                              acr="", amr="pwd", session_id="s" * 32)

@@ -3,10 +3,10 @@ live assignments (positions, job roles, activities) the person holds (issue 8, s
 
 from __future__ import annotations
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from careaccess.core import clock
 from careaccess.directory import services, testing
 from careaccess.interop.oidc import services as oidc_services
 from careaccess.interop.oidc.models import OidcToken, digest
@@ -44,8 +44,6 @@ def test_userinfo_is_a_fixed_number_of_queries(client, world, settings, tmp_path
     settings.CAREACCESS_OIDC_KEY_DIR = tmp_path / "oidc"
     rp, _ = oidc_services.add_client(testing.SYSTEM, name="Portal", redirect_uris=["https://rp.example/cb"],
                                      auth_method="client_secret_basic")
-    from careaccess.core import clock
-
     OidcToken.objects.create(client=rp, person=world.holder, access_digest=digest("access"), scope=" ".join(
         ["openid", "profile", "email", "associatedorgs", "nationalrbacaccess", "selectedrole"]),
         issued_at=clock.now(), expires_in=600, auth_time=0, acr="urn:careaccess:aal1", amr="pwd")
