@@ -14,6 +14,11 @@ and then 1,500,000 accounts with COPY (every person on one service, half of them
    account). Target: < 60 s.
 2. `campaigns.open_due_campaigns()` for every service: one campaign per organisation and service
    with an item per live assignment and account. Target: < 120 s.
+3. Every report's first page (`reports.selectors.run`, what `/reports/<name>` does: 50 rows, the
+   chart, the ledger entry), on the data the two steps left (inactive accounts, campaigns, the
+   audit ledger), read by the national RA (the system actor: every organisation) and by an RA
+   manager of one ICB (the organisations it oversees), DS4's "only flagged" view included; each
+   the best of 3 runs. Target: < 1 s each.
 
 Returns a dict of figures (printed as JSON by the command line). Not a test.
 """
@@ -67,6 +72,55 @@ def _load_accounts(people: int, stale: int) -> dict:
     return {"accounts": rows, "seconds": round(time.perf_counter() - started, 1)}
 
 
+def _cpu(backend: int, since: dict | None = None) -> dict:
+    """CPU seconds used by this process and by its PostgreSQL backend (the machine may be busy:
+    wall-clock time alone would mislead); with `since`, those used after it."""
+    from benchmarks import national
+
+    now = {"python": time.process_time(), "postgresql_backend": national._cpu_seconds([backend])}
+    return now if since is None else {k: round(v - since[k], 1) for k, v in now.items()}
+
+
+def _icb_ra_manager():
+    """Person 1 placed in an RA manager position at the first ICB (which oversees its organisations)."""
+    from careaccess.core import permissions
+    from careaccess.core.context import Actor
+    from careaccess.directory import services
+    from careaccess.directory.models import Organisation, Person
+
+    system = Actor.system("reports benchmark")
+    icb = Organisation.objects.filter(kind="icb").order_by("id").first()
+    position = services.create_position(system, icb, name="RA manager",
+                                        activities=[permissions.capability_codes()["ra_manager"]])
+    person = Person.objects.get(id=1)
+    services.create_assignment(system, person, position)
+    return permissions.actor_for_person(person)
+
+
+def _reports(person_uid: str) -> dict:
+    """Each report's first page, in seconds (best of 3), for the national RA and one ICB's RA manager."""
+    from careaccess.core.context import Actor
+    from careaccess.reports import selectors
+
+    cases = [(name, {}) for name in selectors.REPORTS if name != "targeted-audit"]
+    cases += [("sponsors-agents", {"flagged_only": "yes"}), ("targeted-audit", {"person": person_uid})]
+    figures: dict = {"target_seconds": 1}
+    for who, actor in (("national", Actor.system("national RA")), ("icb_ra_manager", _icb_ra_manager())):
+        for name, raw in cases:
+            report = selectors.REPORTS[name]
+            times, rows = [], 0
+            for _ in range(3):
+                started = time.perf_counter()
+                page = selectors.run(actor, report, selectors.clean_params(report, raw), page=1, size=50)
+                times.append(time.perf_counter() - started)
+                rows = len(page.rows)
+            label = name + ("/flagged-only" if raw.get("flagged_only") else "")
+            figures.setdefault(label, {})[who] = {"seconds": round(min(times), 3), "rows": rows}
+    figures["slowest_seconds"] = max(v["seconds"] for k, by in figures.items() if isinstance(by, dict)
+                                     for v in by.values())
+    return figures
+
+
 def run(factor: float | None = None) -> dict:
     from benchmarks import national
 
@@ -77,7 +131,7 @@ def run(factor: float | None = None) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    out: dict = {"scale": factor}
+    out: dict = {"scale": factor, "load_average_at_start": os.getloadavg()}
     try:
         call_command("migrate", verbosity=0)
         n = national.sizes(factor)
@@ -92,13 +146,16 @@ def run(factor: float | None = None) -> dict:
         from careaccess.lifecycle.models import Campaign, CampaignItem
 
         entries = Head.objects.get(id=1).size
-        started = time.perf_counter()
+        connection.ensure_connection()
+        backend = connection.connection.info.backend_pid
+        started, cpu = time.perf_counter(), _cpu(backend)
         result = sweeps.inactivity()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, _cpu(backend, cpu)
         out["inactivity"] = {
             "suspended": result.counts.get("accounts suspended", 0),
             "of_accounts": Account.objects.count(),
             "seconds": round(seconds, 1),
+            "cpu_seconds": cpu,
             "audit_entries": Head.objects.get(id=1).size - entries,
             "outbox_messages": Message.objects.count(),
             "target_seconds": 60,
@@ -108,12 +165,15 @@ def run(factor: float | None = None) -> dict:
         out["inactivity"]["second_run_changed"] = again.changed
         out["inactivity"]["second_run_seconds"] = round(time.perf_counter() - started, 1)
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu(backend)
         opened = campaigns.open_due_campaigns()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, _cpu(backend, cpu)
         out["campaigns"] = {"opened": Campaign.objects.count(), "items": CampaignItem.objects.count(),
-                            "organisations": n["organisations"], "seconds": round(seconds, 1),
-                            "changed": opened.changed}
+                            "organisations": n["organisations"], "seconds": round(seconds, 1), "cpu_seconds": cpu,
+                            "changed": opened.changed, "target_seconds": 120}
+        stale_uid = Account.objects.filter(state="suspended").order_by("id").values_list("person__uid", flat=True)[0]
+        out["reports_first_page"] = _reports(stale_uid)
+        out["load_average_at_end"] = os.getloadavg()
         with connection.cursor() as cursor:
             cursor.execute("SELECT version()")
             out["postgresql"] = cursor.fetchone()[0]
