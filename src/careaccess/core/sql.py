@@ -16,24 +16,25 @@ import time
 from typing import Any, Sequence
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 
 def fetchall(sql: str, params: Sequence[Any]) -> list[tuple]:
     """Rows of a read-only query written with %s placeholders, on either database."""
-    if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        raw = connection.connection
+    db = connections[DEFAULT_DB_ALIAS]  # once: each `connection.x` is a lookup in a thread-local
+    if db.vendor == "postgresql":
+        db.ensure_connection()
+        raw = db.connection
         if raw.prepare_threshold is None:
             raw.prepare_threshold = sys.maxsize  # only explicit prepare=True prepares
         started = time.monotonic()
         with psycopg.Cursor(raw) as cursor:
             cursor.execute(sql, params, prepare=True)
             rows = cursor.fetchall()
-        if connection.queries_logged:  # keep Django's query log (and query-count tests) truthful
-            connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+        if db.queries_logged:  # keep Django's query log (and query-count tests) truthful
+            db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
         return rows
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
