@@ -15,11 +15,12 @@
    activities and service roles, and 1,500,000 assignments (all times BENCH_SCALE), each table with
    one `INSERT ... SELECT FROM generate_series(...)` inside ONE transaction that also appends ONE
    audit entry summarising the import (an operator import, not a per-row service). Target: < 5 min.
-3. Starts `careaccess serve` (gunicorn, 2 workers) on 127.0.0.1:8765 against that database, makes
+3. Starts `careaccess serve` (gunicorn, 2 workers of 4 threads) on 127.0.0.1:8765 against that database, makes
    a relying-service API token with `careaccess.core.tokens.create_token`, and POSTs
    /api/v1/decisions for random people and activity codes: first one client at a time (latency:
    p50, p99; targets < 2 ms and < 10 ms), then several client processes at once (throughput;
-   target >= 1,000/s on 2 cores). Clients keep connections alive where the server allows it.
+   target >= 1,000/s on 2 cores). Each client keeps its connection alive and reads each answer's
+   JSON, as a relying service's pooled HTTP client would; its CPU is measured with the server's.
 4. Counts the queries one decision makes, and the time spent in them, in-process.
 
 Returns a dict of figures (printed as JSON by the command line). Not a test.
