@@ -7,7 +7,13 @@
 the server of $CAREACCESS_BENCH_PG (default postgres://postgres@127.0.0.1:5432), and a temporary
 SQLite file, and in a child process per database:
 
-1. times `appends` audited appends through `ledger.record()`, each in its own transaction;
+1. times `appends` audited appends through `ledger.record()`, each in its own transaction, from
+   one client (on PostgreSQL they are written pending: placing that backlog is timed apart, as
+   `sequencing_entries_per_second`); then, for `seconds` each, `clients` processes at once doing
+   (a) the same minimal audited transaction and (b) a real audited service transaction
+   (`directory.services.update_person`: lock the person, clean, authorise, save, record), while
+   on PostgreSQL one more process places pending entries every 0.5 s as `careaccess worker` does
+   (sequencing.py); then checks the ledger is one valid chain;
 2. fills the ledger in bulk (leaf and node hashes computed in Python exactly as `record()` does,
    written with COPY on PostgreSQL / executemany on SQLite) to `verify_size` entries, signs a
    checkpoint and times `careaccess audit verify` (with and without the node comparison);
@@ -38,7 +44,7 @@ PG_DB = "careaccess_bench_audit"
 # --- the child: one database ------------------------------------------------------------------
 
 
-def _child(appends: int, verify_size: int, proof_size: int, proofs_n: int) -> dict:
+def _child(appends: int, verify_size: int, proof_size: int, proofs_n: int, clients: int, seconds: int) -> dict:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careaccess.settings")
     import django
 
@@ -46,13 +52,13 @@ def _child(appends: int, verify_size: int, proof_size: int, proofs_n: int) -> di
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from careaccess.core.audit import checkpoints, ledger, proofs
+    from careaccess.core.audit import checkpoints, ledger, proofs, sequencing
     from careaccess.core.audit import verify as v
     from careaccess.core.context import Actor
 
-    call_command("migrate", "audit", verbosity=0)
+    call_command("migrate", verbosity=0)
     vendor = connection.vendor
-    out: dict = {"database": vendor}
+    out: dict = {"database": vendor, "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 
     actor = Actor(kind="person", label="Bench Agent", person_uid="100000000001", position_label="RA agent, Y001")
     started = time.perf_counter()
@@ -74,6 +80,16 @@ def _child(appends: int, verify_size: int, proof_size: int, proofs_n: int) -> di
     out["appends"] = appends
     out["appends_per_second"] = round(appends / seconds, 1)
     out["append_cpu_ms_in_app"] = round((time.process_time() - cpu) / appends * 1000, 3)
+    if vendor == "postgresql":
+        # The single client's appends are pending: sequencing them is the integrator's share.
+        started = time.perf_counter()
+        placed = sequencing.sequence()
+        out["sequencing_entries_per_second"] = round(placed / (time.perf_counter() - started), 1)
+    for mode in ("record", "service"):
+        out[f"concurrent_{mode}"] = _concurrent(mode, clients, seconds)
+    result = v.verify()
+    assert result.ok, result.problem
+    out["size_after_concurrent_appends_verified"] = result.size
 
     if vendor == "postgresql":
         _drop_secondary_indexes(connection)
@@ -116,6 +132,104 @@ def _child(appends: int, verify_size: int, proof_size: int, proofs_n: int) -> di
     out["consistency_proof_ms"] = round((time.perf_counter() - t) * 1000, 3)
     out["consistency_proof_length"] = len(doc["proof"])
     return out
+
+
+def _concurrent(mode: str, clients: int, seconds: float) -> dict:
+    """`clients` writer processes for `seconds` from the same instant, plus one sequencer."""
+    with tempfile.TemporaryDirectory(prefix="careaccess-audit-bench-") as tmp:
+        return _run_concurrent(mode, clients, seconds, Path(tmp) / "stop")
+
+
+def _run_concurrent(mode: str, clients: int, seconds: float, stop: Path) -> dict:
+    here = Path(__file__).resolve().parent.parent
+
+    def spawn(*args):
+        return subprocess.Popen([sys.executable, "-m", "benchmarks.audit_bench", *args], cwd=here,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    from django.db import connection
+
+    sequencer = spawn("--sequencer", str(stop)) if connection.vendor == "postgresql" else None
+    writers = [spawn("--writer", mode, str(w), str(seconds)) for w in range(clients)]
+    for proc in writers:  # every client set up and connected before the clock starts
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"benchmark writer failed:\n{proc.communicate()[1]}")
+    start_at = time.time() + 0.2
+    results = []
+    for proc in writers:
+        proc.stdin.write(f"{start_at}\n")
+        proc.stdin.flush()
+    for proc in writers:
+        stdout, stderr = proc.communicate()
+        if proc.returncode:
+            raise RuntimeError(f"benchmark writer failed:\n{stderr}")
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    stop.touch()
+    done = sum(r["done"] for r in results)
+    out = {
+        "clients": clients,
+        "audited_changes_per_second": round(done / seconds, 1),
+        "client_cpu_ms_per_change": round(sum(r["cpu"] for r in results) / done * 1000, 3),
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    if sequencer is not None:
+        stdout, stderr = sequencer.communicate()
+        if sequencer.returncode:
+            raise RuntimeError(f"benchmark sequencer failed:\n{stderr}")
+        out["sequencer"] = json.loads(stdout.strip().splitlines()[-1])
+    return out
+
+
+def _writer(mode: str, number: int, seconds: float) -> dict:
+    """One client: says "ready" once set up, reads the start instant, then makes audited
+    transactions back to back from it for `seconds`."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careaccess.settings")
+    import django
+
+    django.setup()
+    from django.db import connection, transaction
+
+    from careaccess.core.audit import ledger
+    from careaccess.core.context import Actor
+    from careaccess.directory import services
+
+    actor = Actor.system(f"bench client {number}")
+    people = [services.create_person(actor, given_name="Bench", family_name=f"Client{number}-{k}")
+              for k in range(20)] if mode == "service" else []
+    connection.ensure_connection()
+    print("ready", flush=True)
+    start_at = float(sys.stdin.readline())
+    while time.time() < start_at:
+        time.sleep(0.005)
+    done, cpu, end = 0, time.process_time(), start_at + seconds
+    while time.time() < end:
+        if mode == "service":  # each client its own people: no row contention but the ledger's
+            services.update_person(actor, people[done % len(people)], phone=f"0113 496 {done % 10_000:04d}")
+        else:
+            with transaction.atomic():
+                ledger.record("bench.appended", actor=actor, target_type="bench", target_id=done,
+                              before={"n": done}, after={"n": done + 1})
+        done += 1
+    return {"done": done, "cpu": time.process_time() - cpu}
+
+
+def _sequencer(stop: str, interval: float = 0.5) -> dict:
+    """What `careaccess worker` does for the ledger: sequence pending entries, a pass every
+    `interval` seconds (the worker's default is 2)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careaccess.settings")
+    import django
+
+    django.setup()
+    from careaccess.core.audit import sequencing
+
+    placed, passes, cpu = 0, 0, time.process_time()
+    while not os.path.exists(stop):
+        placed += sequencing.sequence()
+        passes += 1
+        time.sleep(interval)
+    placed += sequencing.sequence()
+    cpu = time.process_time() - cpu
+    return {"placed": placed, "passes": passes, "cpu_ms_per_entry": round(cpu / placed * 1000, 4) if placed else None}
 
 
 def _drop_secondary_indexes(connection) -> None:
@@ -228,6 +342,8 @@ def _run_child(env: dict, args: list[str]) -> dict:
 
 def run(
     appends: int = 2000,
+    clients: int = 4,
+    seconds: int = 10,
     verify_size: int = 1_000_000,
     proof_size: int = 10_000_000,
     proofs_n: int = 200,
@@ -241,7 +357,7 @@ def run(
     try:
         figures["postgresql"] = _run_child(
             {"DATABASE_URL": f"{PG_BASE}/{PG_DB}", "CAREACCESS_VAR": var},
-            [str(appends), str(verify_size), str(proof_size), str(proofs_n)],
+            [str(appends), str(verify_size), str(proof_size), str(proofs_n), str(clients), str(seconds)],
         )
     finally:
         _psql(f"DROP DATABASE IF EXISTS {PG_DB}")
@@ -249,15 +365,21 @@ def run(
         with tempfile.TemporaryDirectory(prefix="careaccess-audit-bench-sqlite-") as tmp:
             env = {"DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3", "CAREACCESS_VAR": var}
             figures["sqlite"] = _run_child(
-                env, [str(appends), str(sqlite_verify_size), str(sqlite_verify_size), str(proofs_n)]
+                env,
+                [str(appends), str(sqlite_verify_size), str(sqlite_verify_size), str(proofs_n), str(clients), str(seconds)],
             )
     return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", nargs=4, type=int, metavar=("APPENDS", "VERIFY", "PROOF", "PROOFS"))
+    parser.add_argument("--child", nargs=6, type=int,
+                        metavar=("APPENDS", "VERIFY", "PROOF", "PROOFS", "CLIENTS", "SECONDS"))
+    parser.add_argument("--writer", nargs=3, metavar=("MODE", "NUMBER", "SECONDS"))
+    parser.add_argument("--sequencer", metavar="STOP_FILE")
     parser.add_argument("--appends", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=4, help="concurrent client processes")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each concurrent run")
     parser.add_argument("--verify-size", type=int, default=1_000_000)
     parser.add_argument("--proof-size", type=int, default=10_000_000)
     parser.add_argument("--proofs", type=int, default=200)
@@ -266,11 +388,16 @@ def main() -> None:
     if args.child:
         print(json.dumps(_child(*args.child)))
         return
-    print(
-        json.dumps(
-            run(args.appends, args.verify_size, args.proof_size, args.proofs, sqlite=not args.no_sqlite), indent=2
-        )
-    )
+    if args.writer:
+        mode, number, seconds = args.writer
+        print(json.dumps(_writer(mode, int(number), float(seconds))))
+        return
+    if args.sequencer:
+        print(json.dumps(_sequencer(args.sequencer)))
+        return
+    figures = run(args.appends, args.clients, args.seconds, args.verify_size, args.proof_size, args.proofs,
+                  sqlite=not args.no_sqlite)
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
