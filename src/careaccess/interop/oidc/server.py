@@ -8,7 +8,7 @@ import contextvars
 import datetime as dt
 
 from authlib.integrations.django_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -232,7 +232,7 @@ class Server(AuthorizationServer):
                 # two requests with the same refresh token only one gets a successor.
                 spent = OidcToken.objects.filter(pk=source.pk, revoked_at__isnull=True).update(revoked_at=now)
                 if not spent:
-                    raise grants.InvalidGrantError("the refresh token was used already")
+                    raise InvalidGrantError("the refresh token was used already")
             item = OidcToken.objects.create(
                 client=request.client, person=request.user, access_digest=digest(token["access_token"]),
                 refresh_digest=digest(token["refresh_token"]) if token.get("refresh_token") else None,

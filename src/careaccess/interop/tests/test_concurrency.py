@@ -45,3 +45,44 @@ def test_concurrent_patches_with_the_same_etag():
     assert sorted(statuses.values()) == [200, 412], statuses
     winner = next(name for name, status in statuses.items() if status == 200)
     assert Person.objects.get(uid=uid).given_name == winner
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refreshes_with_the_same_refresh_token(settings, tmp_path):
+    """Two requests spend one refresh token at once: one gets a new pair, the other invalid_grant,
+    and only one successor token exists."""
+    import base64
+
+    from careaccess.core import clock
+    from careaccess.directory import testing
+    from careaccess.interop.oidc import services as oidc_services
+    from careaccess.interop.oidc.models import OidcToken, digest
+
+    settings.CAREACCESS_OIDC_KEY_DIR = tmp_path / "oidc"
+    world = make_world()
+    rp, secret = oidc_services.add_client(testing.SYSTEM, name="Portal", redirect_uris=["https://rp.example/cb"],
+                                          auth_method="client_secret_basic")
+    OidcToken.objects.create(client=rp, person=world.holder, access_digest=digest("access"),
+                             refresh_digest=digest("refresh"), scope="openid", issued_at=clock.now(), expires_in=600,
+                             auth_time=0, acr="urn:careaccess:aal1", amr="pwd")
+    basic = "Basic " + base64.b64encode(f"{rp.client_id}:{secret}".encode()).decode()
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def refresh() -> None:
+        try:
+            barrier.wait(timeout=10)
+            response = Client().post("/oidc/token", {"grant_type": "refresh_token", "refresh_token": "refresh"},
+                                     secure=True, HTTP_AUTHORIZATION=basic)
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refresh) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [200, 400], statuses
+    assert OidcToken.objects.filter(client=rp).count() == 2  # the spent pair and one successor
