@@ -2,8 +2,13 @@
 verifies — signature, chain to the issuing CA, validity period, the CRL and revocation, the card's
 state and PIN state — and records the sign-in (SC2), with the terms accepted again (SC1).
 
-The published CRL is parsed once per CRL number and kept in memory as a set of serials, so the
-revocation lookup of a sign-in is one indexed query for the newest CRL number and a set lookup.
+Revocation is looked up in the certificate's own row (found by its serial, a unique index), the
+record every CRL is built from — a revocation and the CRL listing it commit together — so a
+sign-in never parses a CRL. On PostgreSQL one prepared statement spends the challenge and reads
+the certificate, card, holder and current terms; with BEGIN, the audit entry and COMMIT that is
+four round trips a sign-in. (psycopg's pipeline mode, sending BEGIN with the statement, measured
+slower: benchmarks/cards_bench.py.) Most of a sign-in's time on PostgreSQL is its COMMIT waiting
+for the WAL to reach the disk; concurrent sign-ins share those flushes.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-import threading
+import sys
+import time
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
+import psycopg
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from django.db import connection, transaction
@@ -27,7 +34,7 @@ from careaccess.core.errors import CareAccessError, InvalidInput
 
 from . import pki, policy
 from .cards import SIGNATURE_ALGORITHM
-from .models import Card, Certificate, Challenge, CrlIssue
+from .models import Card, Certificate, Challenge
 
 CHALLENGE_PREFIX = b"careaccess card sign-in v1\n"
 
@@ -87,7 +94,12 @@ class IssuedChallenge:
 def _challenge_key() -> bytes:
     from django.conf import settings
 
-    return hmac.new(settings.SECRET_KEY.encode(), b"careaccess card sign-in challenge", hashlib.sha256).digest()
+    return _key_for(settings.SECRET_KEY)
+
+
+@lru_cache(maxsize=2)
+def _key_for(secret_key: str) -> bytes:
+    return hmac.new(secret_key.encode(), b"careaccess card sign-in challenge", hashlib.sha256).digest()
 
 
 def _seal(body: str) -> str:
@@ -128,43 +140,6 @@ def purge_challenges(older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
     return deleted
 
 
-def _when(instant: dt.datetime):
-    return connection.ops.adapt_datetimefield_value(instant)
-
-
-# --- the CRL, parsed once per number ---
-
-_crl_lock = threading.Lock()
-_crl_cache: dict[tuple, tuple[tuple, frozenset[int]]] = {}
-
-
-def revoked_serials(latest: tuple | None = None) -> frozenset[int]:
-    """The serials on the newest published CRL (its signature verified once when first read).
-    `latest`: the newest CRL's (id, this_update, revoked_count) when the caller already read it."""
-    if latest is None:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT id, this_update, revoked_count FROM {CrlIssue._meta.db_table} "
-                           f"ORDER BY id DESC LIMIT 1")
-            latest = cursor.fetchone()
-    if latest is None or latest[0] is None:
-        return frozenset()
-    latest = tuple(latest)
-    authority = pki.load()
-    key = (connection.settings_dict.get("NAME"), str(authority.directory))
-    with _crl_lock:
-        cached = _crl_cache.get(key)
-        if cached and cached[0] == latest:
-            return cached[1]
-    der = bytes(CrlIssue.objects.values_list("der", flat=True).get(id=latest[0]))
-    crl = x509.load_der_x509_crl(der)
-    if not crl.is_signature_valid(authority.issuing.public_key()):
-        raise SignInRefused("the published CRL does not verify against the issuing CA; sign-in is unavailable")
-    serials = frozenset(entry.serial_number for entry in crl)
-    with _crl_lock:
-        _crl_cache[key] = (latest, serials)
-    return serials
-
-
 @lru_cache(maxsize=4096)
 def _chained_certificate(der: bytes, issuing: x509.Certificate) -> x509.Certificate:
     """The parsed certificate, once its signature by the issuing CA has verified. Cached per
@@ -190,27 +165,70 @@ def _decode(value, field: str) -> bytes:
         raise InvalidInput({field: "send it base64-encoded"}) from None
 
 
-_CARD_SQL = None
-
-
+@lru_cache(maxsize=1)
 def _card_sql() -> str:
-    global _CARD_SQL
-    if _CARD_SQL is None:
-        from careaccess.directory.models import Person
+    """The certificate's row with its card, the holder and the current user terms, by serial."""
+    from careaccess.directory.models import Person
+    from careaccess.identity.models import TermsVersion
 
-        from careaccess.identity.models import TermsVersion
-
-        crl = f"(SELECT {{}} FROM {CrlIssue._meta.db_table} ORDER BY id DESC LIMIT 1)"
-        terms = (f"(SELECT {{}} FROM {TermsVersion._meta.db_table} WHERE kind = 'user' "
-                 f"ORDER BY published_at DESC, id DESC LIMIT 1)")
-        # One round trip: the certificate, card and holder; the newest CRL's number; the current terms.
-        _CARD_SQL = (
-            f"SELECT c.status, k.id, k.serial, k.certificate_id, k.state, k.lock_reason, p.id, p.uid, p.status, c.id, "
-            f"p.given_name, p.family_name, {crl.format('id')}, {crl.format('this_update')}, "
-            f"{crl.format('revoked_count')}, {terms.format('id')}, {terms.format('version')} "
+    terms = (f"(SELECT {{}} FROM {TermsVersion._meta.db_table} WHERE kind = 'user' "
+             f"ORDER BY published_at DESC, id DESC LIMIT 1)")
+    return (f"SELECT c.status, k.id, k.serial, k.certificate_id, k.state, k.lock_reason, p.id, p.uid, p.status, c.id, "
+            f"p.given_name, p.family_name, {terms.format('id')}, {terms.format('version')} "
             f"FROM {Certificate._meta.db_table} c JOIN {Card._meta.db_table} k ON k.id = c.card_id "
             f"JOIN {Person._meta.db_table} p ON p.id = k.person_id WHERE c.serial = %s")
-    return _CARD_SQL
+
+
+_SPEND = (f"INSERT INTO {Challenge._meta.db_table} (nonce, created_at, expires_at, used_at) "
+          f"VALUES (%s, %s, %s, %s) ON CONFLICT (nonce) DO NOTHING")
+
+
+@lru_cache(maxsize=1)
+def _spend_and_read_sql() -> str:
+    """PostgreSQL: spend the challenge and read the certificate's row in one statement; the first
+    column says whether the challenge was fresh (0: already spent, a replay)."""
+    return (f"WITH spent AS ({_SPEND} RETURNING 1) "
+            f"SELECT (SELECT count(*) FROM spent), found.* FROM (SELECT 1) AS one "
+            f"LEFT JOIN ({_card_sql()}) AS found ON true")
+
+
+def _spend_and_read(nonce: str, now: dt.datetime, expires: dt.datetime, serial: str) -> tuple[bool, tuple | None]:
+    """Spend the challenge (a second answer finds it spent: a replay) and read the certificate's row,
+    inside the caller's transaction, which rolls the spending back on a refusal."""
+    if connection.vendor != "postgresql":
+        ops = connection.ops
+        with connection.cursor() as cursor:
+            cursor.execute(_SPEND, [nonce, *(ops.adapt_datetimefield_value(t) for t in (now, expires, now))])
+            if cursor.rowcount != 1:
+                return False, None
+            cursor.execute(_card_sql(), [serial])
+            return True, cursor.fetchone()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = sys.maxsize  # only explicit prepare=True prepares (see core.sql)
+    started = time.monotonic()
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute(_spend_and_read_sql(), [nonce, now, expires, now, serial], prepare=True)
+        fresh, *row = cursor.fetchone()
+    if connection.queries_logged:  # keep Django's query log (and query-count tests) truthful
+        connection.queries_log.append({"sql": _spend_and_read_sql(), "time": f"{time.monotonic() - started:.3f}"})
+    return bool(fresh), (tuple(row) if row[0] is not None else None)
+
+
+def _record_sign_in(actor, card_id: int, card_serial: str, serial: str, terms: tuple | None, now) -> None:
+    """The sign-in (SC2) and, when terms are published, their acceptance (SC1): one ledger append."""
+    changes = []
+    if terms is not None:
+        from careaccess.identity.models import TermsAcceptance
+
+        acceptance = TermsAcceptance.objects.create(person_id=actor.person_id, terms_id=terms[0], occasion="sign_in",
+                                                    accepted_at=now)
+        changes.append(ledger.Change("terms.accepted", actor=actor, target_type="identity.termsacceptance",
+                                     target_id=acceptance.id, person_uid=actor.person_uid,
+                                     after={"kind": "user", "version": terms[1], "occasion": "sign_in"}))
+    changes.append(ledger.Change("card.signed_in", actor=actor, target_type="credentials.card", target_id=card_id,
+                                 person_uid=actor.person_uid, after={"card": card_serial, "certificate": serial}))
+    ledger.record_many(changes)
 
 
 def verify_sign_in(*, nonce: str, certificate, signature, accept_terms_version: str | None = None,
@@ -236,25 +254,16 @@ def verify_sign_in(*, nonce: str, certificate, signature, accept_terms_version: 
         raise SignInRefused("the signature over the challenge does not verify with the certificate's key") from None
     serial = format(cert.serial_number, "x")
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            # The challenge is spent here (a second answer conflicts on the unique nonce: a replay);
-            # any refusal below rolls this back.
-            cursor.execute(f"INSERT INTO {Challenge._meta.db_table} (nonce, created_at, expires_at, used_at) "
-                           f"VALUES (%s, %s, %s, %s) ON CONFLICT (nonce) DO NOTHING",
-                           [nonce, _when(now), _when(expires), _when(now)])
-            if cursor.rowcount != 1:
-                raise SignInRefused("this challenge was already used (a replay); ask for a new one")
-            cursor.execute(_card_sql(), [serial])
-            row = cursor.fetchone()
+        fresh, row = _spend_and_read(nonce, now, expires, serial)
+        if not fresh:
+            raise SignInRefused("this challenge was already used (a replay); ask for a new one")
         if row is None:
             raise SignInRefused("careaccess has no record of this certificate")
         (cert_status, card_id, card_serial, current_certificate_id, card_state, lock_reason, person_id, uid,
-         person_status, certificate_id, given_name, family_name, crl_id, crl_update, crl_count, terms_id,
-         terms_version) = row
-        if cert.serial_number in revoked_serials((crl_id, crl_update, crl_count)):
-            raise SignInRefused("the certificate has been revoked (it is on the CRL)")
+         person_status, certificate_id, given_name, family_name, terms_id, terms_version) = row
         if cert_status != Certificate.Status.VALID:
-            raise SignInRefused("the certificate has been revoked")
+            # The row is what every CRL is built from: a revoked certificate is on the newest CRL.
+            raise SignInRefused("the certificate has been revoked (it is on the CRL)")
         if current_certificate_id != certificate_id:
             raise SignInRefused("this certificate has been superseded on the card; use the card's current certificate")
         if card_state != Card.State.ACTIVE:
@@ -272,17 +281,8 @@ def verify_sign_in(*, nonce: str, certificate, signature, accept_terms_version: 
         from careaccess.core.context import Actor
 
         actor = Actor(kind="person", label=f"{given_name} {family_name} ({uid})", person_id=person_id, person_uid=uid)
-        if terms is not None and _audit:
-            from careaccess.identity.models import TermsAcceptance
-
-            acceptance = TermsAcceptance.objects.create(person_id=person_id, terms_id=terms[0], occasion="sign_in",
-                                                        accepted_at=now)
-            ledger.record("terms.accepted", actor=actor, target_type="identity.termsacceptance",
-                          target_id=acceptance.id, person_uid=uid,
-                          after={"kind": "user", "version": terms[1], "occasion": "sign_in"})
         if _audit:
-            ledger.record("card.signed_in", actor=actor, target_type="credentials.card", target_id=card_id,
-                          person_uid=uid, after={"card": card_serial, "certificate": serial})
+            _record_sign_in(actor, card_id, card_serial, serial, terms, now)
     return SignIn(person_id=person_id, person_uid=uid, card_id=card_id, card_serial=card_serial,
                   certificate_serial=serial, not_after=cert.not_valid_after_utc,
                   terms_version=terms[1] if terms else None)

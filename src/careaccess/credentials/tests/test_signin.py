@@ -5,6 +5,8 @@ import datetime as dt
 
 import pytest
 from cryptography import x509
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -134,6 +136,25 @@ def test_a_revoked_certificate_is_refused(holder_card, world):
     services.cancel_card(world.agent, card, reason="stolen")
     with pytest.raises(signin.SignInRefused, match="revoked"):
         signin.verify_sign_in(nonce=challenge.nonce, certificate=der, signature=signature)
+
+
+def test_a_sign_in_reads_no_crl_and_spends_and_reads_in_few_statements(holder_card, world):
+    # The revocation lookup is the certificate's own row, found by its unique serial: the record
+    # every CRL is built from, in the same transaction as the revocation. No CRL is read or parsed
+    # at sign-in, however long it is; on PostgreSQL spending the challenge and reading the
+    # certificate, card, holder and terms is one statement.
+    _, card = holder_card
+    soft = SoftwareCard.open(card)
+    soft.verify_pin(testing.PIN)
+    challenge = signin.issue_challenge()
+    with CaptureQueriesContext(connection) as captured:
+        signin.verify_sign_in(nonce=challenge.nonce, certificate=bytes(card.certificate.der),
+                              signature=soft.sign(signin.challenge_bytes(challenge.nonce)))
+    statements = [q["sql"] for q in captured.captured_queries
+                  if q["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT") and "SAVEPOINT" not in q["sql"]]
+    assert not any("crlissue" in sql for sql in statements)
+    own = [sql for sql in statements if "audit_" not in sql]
+    assert len(own) == (1 if connection.vendor == "postgresql" else 2), own
 
 
 def test_a_locked_or_suspended_card_cannot_sign_in(holder_card, world):
