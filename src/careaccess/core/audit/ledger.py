@@ -207,7 +207,7 @@ def head_values(frontier: merkle.Frontier, last_hash: str) -> list:
 def _write_pending(contents: list[dict], recorded_at) -> list[int]:
     """PostgreSQL: insert the entries pending, in one statement and one round trip; return their
     pending keys (negative, in the order given). No lock: nothing here waits for another append."""
-    columns = [[recorded_at if name == "recorded_at" else c[name] for c in contents] for name in _CONTENT_COLUMNS]
+    columns = [[recorded_at if name == "recorded_at" else c[name] for c in contents] for name in CONTENT_COLUMNS]
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_PENDING, columns)
         # nextval() runs in row order, so the keys' order (-1 before -2) is the changes' order.
@@ -215,7 +215,7 @@ def _write_pending(contents: list[dict], recorded_at) -> list[int]:
 
 
 ENTRY_COLUMNS = (*LEAF_FIELDS, "leaf_hash")
-_CONTENT_COLUMNS = tuple(c for c in LEAF_FIELDS if c not in ("index", "prev_hash"))
+CONTENT_COLUMNS = tuple(c for c in LEAF_FIELDS if c not in ("index", "prev_hash"))
 _INSERT_ENTRY = (
     f'INSERT INTO audit_entry ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in ENTRY_COLUMNS)}) '
     f'VALUES ({", ".join(["%s"] * len(ENTRY_COLUMNS))})'
@@ -223,9 +223,9 @@ _INSERT_ENTRY = (
 UPDATE_HEAD = "UPDATE audit_head SET size = %s, last_hash = %s, frontier = %s WHERE id = 1"
 PENDING_SEQUENCE = "audit_entry_pending_seq"
 _INSERT_PENDING = (
-    f'INSERT INTO audit_entry ("index", prev_hash, leaf_hash, {", ".join(chr(34) + c + chr(34) for c in _CONTENT_COLUMNS)}) '
+    f'INSERT INTO audit_entry ("index", prev_hash, leaf_hash, {", ".join(chr(34) + c + chr(34) for c in CONTENT_COLUMNS)}) '
     f"SELECT -nextval('{PENDING_SEQUENCE}'), '', '', * FROM unnest("
-    + ", ".join("%s::" + ("timestamptz" if c == "recorded_at" else "text") + "[]" for c in _CONTENT_COLUMNS)
+    + ", ".join("%s::" + ("timestamptz" if c == "recorded_at" else "text") + "[]" for c in CONTENT_COLUMNS)
     + ') RETURNING "index"'
 )
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 
 from .ledger import (
-    LEAF_FIELDS,
+    CONTENT_COLUMNS,
     UPDATE_HEAD,
     chain,
     format_time,
@@ -33,9 +33,8 @@ from .ledger import (
 
 BATCH = 5_000
 
-_CONTENT = tuple(c for c in LEAF_FIELDS if c not in ("index", "prev_hash"))
 _PENDING = (
-    f'SELECT "index", {", ".join(chr(34) + c + chr(34) for c in _CONTENT)} FROM audit_entry '
+    f'SELECT "index", {", ".join(chr(34) + c + chr(34) for c in CONTENT_COLUMNS)} FROM audit_entry '
     f"WHERE \"index\" < 0 AND leaf_hash = '' ORDER BY \"index\" DESC LIMIT %s"
 )
 _SEQUENCE = (
@@ -68,7 +67,7 @@ def sequence(batch: int = BATCH) -> int:
                 if not rows:  # another sequencer took them while we waited for the head
                     return placed
                 contents = [
-                    {**dict(zip(_CONTENT, row[1:])), "recorded_at": format_time(row[1])} for row in rows
+                    {**dict(zip(CONTENT_COLUMNS, row[1:])), "recorded_at": format_time(row[1])} for row in rows
                 ]
                 entries, completed, frontier = chain(head, contents)
                 nodes = node_rows(completed)
