@@ -9,7 +9,7 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from careaccess.core.errors import CareAccessError, Forbidden, InvalidInput, NotFound
+from careaccess.core.errors import CareAccessError, Forbidden, InvalidInput
 from careaccess.directory.models import Person
 from careaccess.identity.models import IdentityCheck
 from careaccess.identity.rules import PHOTO_DOCUMENTS
@@ -85,7 +85,7 @@ def remove_authenticator(request, uid: str, authenticator_id: str):
             removal.remove_authenticator(request.actor, person, authenticator_id, **values)
         except InvalidInput as error:
             field_errors = error.errors
-        except (NotFound, CareAccessError) as error:
+        except CareAccessError as error:
             field_errors = {"__all__": error.message}
         else:
             target = reverse("credentials:person-authenticators", args=[uid])
