@@ -53,9 +53,11 @@ def browser():
 
 
 @pytest.fixture
-def new_page(browser):
+def new_page(browser, request):
     """Open a page in a browser context of its own: new_page(java_script_enabled=False) and the like
     (options go to Browser.new_context). Contexts close when the test ends."""
+    if request.node.get_closest_marker("browser") is None:
+        pytest.fail("a test that drives the browser must be marked pytest.mark.browser (those run last)")
     contexts = []
 
     def open_page(**options):
