@@ -15,7 +15,7 @@
    national-RBAC scope (as if each had signed in once).
 3. In-process: EXPLAIN of the SCIM `userName eq` query, queries per lookup, and a CPU profile
    (cProfile, process time) of the refresh grant and of userinfo.
-4. Starts `careaccess serve` (gunicorn, 2 workers) on 127.0.0.1:8766 and measures, with one client
+4. Starts `careaccess serve` (gunicorn, 2 workers of 4 threads) on 127.0.0.1:8766 and measures, with one client
    and then with several client processes on kept-alive connections:
    - `GET /scim/v2/Users?filter=userName eq "..."` (target p99 < 20 ms),
    - `POST /oidc/token` with `grant_type=refresh_token` (each request spends its own refresh
@@ -217,13 +217,15 @@ def _measure(server_pid: int, dbname: str, batches: list[list[tuple]]) -> dict:
     return figures
 
 
-def http_bench(scim: list[tuple], refresh: list[tuple], info: list[tuple], clients: int, workers: int) -> dict:
+def http_bench(scim: list[tuple], refresh: list[tuple], info: list[tuple], clients: int, workers: int,
+               threads: int) -> dict:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "careaccess.settings", "DATABASE_CONN_MAX_AGE": "3600"}
-    serve = [sys.executable, "-m", "careaccess.cli", "serve", "--bind", f"127.0.0.1:{PORT}", "--workers", str(workers)]
+    serve = [sys.executable, "-m", "careaccess.cli", "serve", "--bind", f"127.0.0.1:{PORT}", "--workers", str(workers),
+             "--threads", str(threads)]
     log = tempfile.NamedTemporaryFile(prefix="careaccess-interop-bench-serve-", suffix=".log", delete=False)
     server = subprocess.Popen(serve, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     dbname = urllib.parse.urlparse(os.environ["DATABASE_URL"]).path.lstrip("/")
-    out: dict = {"server": f"careaccess serve (gunicorn, {workers} sync workers)", "clients": clients,
+    out: dict = {"server": f"careaccess serve (gunicorn, {workers} workers of {threads} threads)", "clients": clients,
                  "server_log": log.name}
 
     def split(requests: list[tuple]) -> list[list[tuple]]:
@@ -231,14 +233,17 @@ def http_bench(scim: list[tuple], refresh: list[tuple], info: list[tuple], clien
 
     try:
         _wait_for(server)
-        warm, scim = scim[:200], scim[200:]
-        _client((PORT, warm + info[:100]))  # imports and connections of both workers
+        # Warm every worker thread (imports, its own database connection): many clients at once.
+        lanes = workers * threads * 2
+        warm, scim, info = scim[:2 * lanes] + info[:lanes], scim[2 * lanes:], info[lanes:]
+        with multiprocessing.get_context("fork").Pool(lanes) as pool:
+            pool.map(_client, [(PORT, warm[i::lanes]) for i in range(lanes)])
         one = len(scim) // 3
         t0 = time.perf_counter()
         out["scim userName eq, one client"] = national._summarise([_client((PORT, scim[:one]))], time.perf_counter() - t0)
         out[f"scim userName eq, {clients} clients"] = _measure(server.pid, dbname, split(scim[one:]))
         out[f"token refresh grant, {clients} clients"] = _measure(server.pid, dbname, split(refresh))
-        out[f"userinfo, {clients} clients"] = _measure(server.pid, dbname, split(info[100:]))
+        out[f"userinfo, {clients} clients"] = _measure(server.pid, dbname, split(info))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -307,7 +312,7 @@ def explain_scim(people: int) -> dict:
 # --- run --------------------------------------------------------------------------------------
 
 
-def run(requests: int = 6000, clients: int = 4, workers: int = 2) -> dict:
+def run(requests: int = 6000, clients: int = 4, workers: int = 2, threads: int = 4) -> dict:
     factor = national.scale()
     sizes = national.sizes(factor)
     people = sizes["people"]
@@ -339,7 +344,7 @@ def run(requests: int = 6000, clients: int = 4, workers: int = 2) -> dict:
     }
     connection.close()  # the server's workers open their own
     figures["http"] = http_bench(scim_lookups(token, people, requests, 3), refreshes(basic, [r for _, r in refresh_pool]),
-                                 userinfos([a for a, _ in info_pool], requests + 100, 4), clients, workers)
+                                 userinfos([a for a, _ in info_pool], requests + 100, 4), clients, workers, threads)
     figures["targets"] = "SCIM userName eq p99 < 20 ms; refresh grant >= 200/s; userinfo >= 500/s (2 cores)"
     return figures
 
