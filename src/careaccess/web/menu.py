@@ -89,6 +89,7 @@ ACTION_NAMES: dict[str, str] = {
     "mailbox.decide": "Approve or reject care home mailbox applications",
     "mailbox.manage": "Manage care homes' mailboxes and shared mailboxes",
     "organisation.close": "Record an organisation's closure",
+    "authenticator.remove": "Remove a lost authenticator app or security key",
 }
 
 _VERBS = {"read": "Look up", "create": "Add", "update": "Change"}
@@ -121,6 +122,7 @@ ACTION_PAGES: dict[str, str] = {
     "review.decide_escalated": "lifecycle:reviews",
     "reinstatement.check": "lifecycle:reinstatements",
     "organisation.close": "lifecycle:closures",
+    "authenticator.remove": "credentials:find-person",
     "mailbox.assess": "mailboxes:queue",
     "mailbox.decide": "mailboxes:queue",
     "mailbox.manage": "mailboxes:homes",
