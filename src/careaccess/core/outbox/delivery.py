@@ -209,14 +209,14 @@ def _report_failing(message: Message, attempts: int, error: str, now: dt.datetim
         f"Attempts:    {attempts}\n"
         f"Last error:  {error[:500]}\n\n"
         f"It has not been dropped: careaccess keeps trying every {minutes} minutes. Check the "
-        "recipient address and the mail server, then retry at once with\n"
+        "recipient (an email address and the mail server, or a relying service's endpoint), then retry at once with\n"
         f"    careaccess outbox retry {message.id}\n"
         "or list every failing message with\n"
         "    careaccess outbox list --state failing\n"
     )
     enqueue(
         to=[settings.CAREACCESS_RA_EMAIL],
-        subject=f"Mail not delivered after {attempts} attempts: {message.subject}"[:300],
+        subject=f"Not delivered after {attempts} attempts: {message.subject}"[:300],
         body=body,
         kind=FAILING_REPORT_KIND,
         cause=f"outbox:{message.id}",
