@@ -17,13 +17,13 @@ import datetime as dt
 from collections import defaultdict
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Min, Q
 
 from careaccess.core import clock, permissions
 from careaccess.core.audit import ledger
 from careaccess.core.context import Actor
 from careaccess.core.errors import Conflict, Forbidden, InvalidInput
-from careaccess.directory.models import Account, Assignment, Organisation, Person, Service
+from careaccess.directory.models import Account, Assignment, Organisation, Person, Position, Service
 from careaccess.directory.selectors import ancestors, live_assignment_filter
 
 from . import policy
@@ -72,12 +72,13 @@ def _reviewers(service: Service, org_ids: list[int], today: dt.date) -> dict[int
     found: dict[int, dict[str, int]] = defaultdict(dict)
     kinds: dict[int, str] = {}
     for chunk in batched(org_ids, 5000):
-        rows = (Assignment.objects.filter(live_assignment_filter(today), position__organisation_id__in=list(chunk),
-                                          position__activities__code__in=list(codes))
-                .order_by("id").values_list("position__organisation_id", "person_id", "position__activities__code",
-                                            "position__organisation__kind"))
-        for org_id, person_id, code, kind in rows:
-            found[org_id].setdefault(codes[code], person_id)
+        staff = Assignment.objects.filter(live_assignment_filter(today), position__organisation_id__in=list(chunk),
+                                          position__activities__code__in=list(codes)).order_by()
+        firsts = list(staff.values_list("position__organisation_id", "position__organisation__kind",
+                                        "position__activities__code").annotate(first=Min("id")))
+        people = dict(Assignment.objects.filter(id__in=[first for *_, first in firsts]).values_list("id", "person_id"))
+        for org_id, kind, code, first in firsts:
+            found[org_id][codes[code]] = people[first]
             kinds[org_id] = kind
     result = {}
     for org_id, by_role in found.items():
@@ -88,17 +89,58 @@ def _reviewers(service: Service, org_ids: list[int], today: dt.date) -> dict[int
     return result
 
 
-def _insert_select(table: str, columns: tuple[str, ...], queryset) -> int:
-    """One INSERT ... SELECT: the queryset's annotated columns, in `columns` order, into `table`."""
-    from django.db import connection
-
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) {sql}", params)
-        return cursor.rowcount
+def _in_scope(service: Service, today: dt.date):
+    """The live assignments a review of the service covers: those of positions carrying one of its
+    roles (an item each), and those of people holding an active account on it (an item per account
+    and organisation)."""
+    live = Assignment.objects.filter(live_assignment_filter(today)).order_by()
+    return (live.filter(position__in=Position.objects.filter(service_roles__service=service)),
+            live.filter(person__in=Account.objects.filter(service=service, state=Account.State.ACTIVE)
+                        .values("person_id")))
 
 
 ITEM_COLUMNS = ("campaign_id", "kind", "person_id", "assignment_id", "account_id", "decision", "reason")
+
+
+def _insert_items(service: Service, today: dt.date, made) -> int:
+    """The items of the campaigns `made` (a queryset), by two INSERT ... SELECT: one per live assignment
+    of a position carrying one of the service's roles; one per active account on the service and
+    organisation where its holder has a live assignment (several there: one item). On PostgreSQL the
+    organisation -> campaign mapping is an array: joined to the campaigns just inserted, which the
+    table's statistics do not know, the planner expects one row and probes the directory's indexes
+    for each of millions of rows."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        campaign_of = dict(made.values_list("organisation_id", "id"))
+        mapping = "unnest(%s::bigint[], %s::bigint[]) AS m (organisation_id, id)"
+        mapping_params = [list(campaign_of), list(campaign_of.values())]
+    else:
+        sql, mapping_params = made.order_by().values_list("organisation_id", "id").query.sql_with_params()
+        mapping = f"({sql}) AS m"
+    carrying, holding = _in_scope(service, today)
+    assignments, a_params = (carrying.annotate(o=F("position__organisation_id")).values_list("id", "person_id", "o")
+                             .query.sql_with_params())
+    held, h_params = (holding.annotate(o=F("position__organisation_id")).values_list("person_id", "o").distinct()
+                      .query.sql_with_params())
+    inserts = [
+        (f"SELECT m.id, '{CampaignItem.Kind.ASSIGNMENT}', a.person_id, a.id, NULL, '', '' FROM ({assignments}) a "
+         f"JOIN {mapping} ON m.organisation_id = a.o", [*a_params, *mapping_params]),
+        (f"SELECT m.id, '{CampaignItem.Kind.ACCOUNT}', h.person_id, NULL, acc.id, '', '' FROM ({held}) h "
+         f"JOIN {Account._meta.db_table} acc ON acc.person_id = h.person_id AND acc.service_id = %s "
+         f"AND acc.state = %s JOIN {mapping} ON m.organisation_id = h.o",
+         [*h_params, service.id, Account.State.ACTIVE, *mapping_params]),
+    ]
+    items = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Per (person, organisation) at national scale, the DISTINCT and the joins' hashes and sorts
+            # outgrow the default work_mem and spill to disk; for this transaction only.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        for select, params in inserts:
+            cursor.execute(f"INSERT INTO {CampaignItem._meta.db_table} ({', '.join(ITEM_COLUMNS)}) {select}", params)
+            items += cursor.rowcount
+    return items
 
 
 def open_due_campaigns(*, actor: Actor = SYSTEM, dry_run: bool = False, progress: Progress | None = None,
@@ -107,23 +149,17 @@ def open_due_campaigns(*, actor: Actor = SYSTEM, dry_run: bool = False, progress
     or more (or never), with its items. A second run the same day opens nothing.
 
     Per service: one query for the organisations due, the campaigns bulk-inserted in batches, then
-    the items with two INSERT ... SELECT statements (positions, accounts) joined to the campaigns this
-    run made (their `created_at` is this run's instant); one audit entry per batch of campaigns."""
-    from django.db.models import BigIntegerField, CharField, F, Value
-    from django.db.models.functions import Cast
-
+    their items with two INSERT ... SELECT statements (positions, accounts) mapped to the campaigns
+    this run made (their `created_at` is this run's instant); one audit entry per batch of campaigns."""
     result = SweepResult("campaigns", dry_run)
     today = clock.today()
-    live = live_assignment_filter(today)
     for service in services or Service.objects.filter(status=Service.Status.ACTIVE).order_by("id"):
         cutoff = add_months(today, -service.review_months)
         recent = set(Campaign.objects.filter(service=service, opens_on__gt=cutoff)
                      .values_list("organisation_id", flat=True))
-        assignment_orgs = (Assignment.objects.filter(live, position__service_roles__service=service)
-                           .values_list("position__organisation_id", flat=True).distinct())
-        account_orgs = (Account.objects.filter(live_assignment_filter(today, "person__assignments__"),
-                                               service=service, state=Account.State.ACTIVE)
-                        .values_list("person__assignments__position__organisation_id", flat=True).distinct())
+        carrying, holding = _in_scope(service, today)
+        assignment_orgs = carrying.values_list("position__organisation_id", flat=True).distinct()
+        account_orgs = holding.values_list("position__organisation_id", flat=True).distinct()
         org_ids = sorted((set(assignment_orgs) | set(account_orgs)) - recent)
         if dry_run:
             codes = dict(Organisation.objects.filter(id__in=org_ids).values_list("id", "code")) if len(org_ids) < 10000 else {}
@@ -147,24 +183,7 @@ def open_due_campaigns(*, actor: Actor = SYSTEM, dry_run: bool = False, progress
                     progress("campaigns opened", done, len(org_ids))
             # This run's campaigns (a concurrent run's, made at another instant, are left to it).
             mine = {"service": service.id, "opens_on": today, "created_at": now}
-            assignments = (Assignment.objects.filter(
-                live, position__service_roles__service=service,
-                **{f"position__organisation__review_campaigns__{k}": v for k, v in mine.items()})
-                .annotate(c0=F("position__organisation__review_campaigns__id"),
-                          c1=Value(CampaignItem.Kind.ASSIGNMENT, output_field=CharField()),
-                          c2=F("person_id"), c3=F("id"), c4=Cast(Value(None), BigIntegerField()),
-                          c5=Value("", output_field=CharField()), c6=Value("", output_field=CharField()))
-                .values_list("c0", "c1", "c2", "c3", "c4", "c5", "c6").distinct().order_by())
-            accounts = (Account.objects.filter(
-                live_assignment_filter(today, "person__assignments__"), service=service, state=Account.State.ACTIVE,
-                **{f"person__assignments__position__organisation__review_campaigns__{k}": v for k, v in mine.items()})
-                .annotate(c0=F("person__assignments__position__organisation__review_campaigns__id"),
-                          c1=Value(CampaignItem.Kind.ACCOUNT, output_field=CharField()),
-                          c2=F("person_id"), c3=Cast(Value(None), BigIntegerField()), c4=F("id"),
-                          c5=Value("", output_field=CharField()), c6=Value("", output_field=CharField()))
-                .values_list("c0", "c1", "c2", "c3", "c4", "c5", "c6").distinct().order_by())
-            items = _insert_select(CampaignItem._meta.db_table, ITEM_COLUMNS, assignments)
-            items += _insert_select(CampaignItem._meta.db_table, ITEM_COLUMNS, accounts)
+            items = _insert_items(service, today, Campaign.objects.filter(**mine))
             made = list(Campaign.objects.filter(**mine).annotate(n=Count("items")).order_by("id")
                         .values_list("id", "organisation_id", "organisation__code", "reviewer__email", "n"))
             for batch in batched(made):

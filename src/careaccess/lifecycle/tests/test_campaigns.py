@@ -124,3 +124,34 @@ def test_pp6_escalation_suspends_where_the_service_says_so(world, clock):
     assert Assignment.objects.get(person=person).state == Assignment.State.SUSPENDED
     assert result.counts["accounts suspended"] == 1 and result.counts["assignments suspended"] == 1
     assert not CampaignItem.objects.filter(suspended_at__isnull=True, decision="").exists()
+
+
+def test_pp6_one_item_per_assignment_and_per_account_and_organisation_however_many_roles_or_positions(world, clock):
+    """Rule PP6: a position carrying two of the service's roles gives its assignment one item; an
+    account gives one item in each organisation where its holder has a live assignment, however
+    many there; an organisation reached only through accounts gets its campaign; a suspended
+    account gets none."""
+    from careaccess.directory import services as directory
+    from careaccess.directory import testing
+
+    rota = directory.create_service(testing.SYSTEM, code="rota", name="Rota", roles=[
+        {"code": "planner", "name": "Planner"}, {"code": "viewer", "name": "Viewer"}])
+    both = testing.position(world.provider, "Rota lead", service_roles=["rota:planner", "rota:viewer"])
+    pat, _ = world.user(world.provider, given_name="Pat")  # also in the provider's Carer position
+    directory.create_assignment(testing.SYSTEM, pat, both)
+    directory.create_assignment(testing.SYSTEM, pat, world.gp_carer)
+    gus, _ = world.user(world.gp, given_name="Gus")
+    sid, _ = world.user(world.gp, given_name="Sid")
+    for person, state in ((pat, Account.State.ACTIVE), (gus, Account.State.ACTIVE), (sid, Account.State.SUSPENDED)):
+        directory.create_account(testing.SYSTEM, person, rota, username=f"rota-{person.uid}", state=state)
+    result = campaigns.open_due_campaigns(services=[rota])
+    items = {(c.organisation_id, i.kind, i.person_id, i.assignment_id is not None)
+             for c in Campaign.objects.filter(service=rota) for i in c.items.all()}
+    assert CampaignItem.objects.filter(campaign__service=rota).count() == len(items) == 4
+    assert items == {(world.provider.id, CampaignItem.Kind.ASSIGNMENT, pat.id, True),
+                     (world.provider.id, CampaignItem.Kind.ACCOUNT, pat.id, False),
+                     (world.gp.id, CampaignItem.Kind.ACCOUNT, pat.id, False),
+                     (world.gp.id, CampaignItem.Kind.ACCOUNT, gus.id, False)}
+    assert sorted(result.changes) == ["opened a Rota review for B86001 (2 items)",
+                                      "opened a Rota review for VN123 (2 items)"]
+    assert campaigns.open_due_campaigns(services=[rota]).changed == 0
