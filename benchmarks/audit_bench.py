@@ -76,9 +76,9 @@ def _child(appends: int, verify_size: int, proof_size: int, proofs_n: int, clien
                 organisation_code="Y001",
                 reason="bench",
             )
-    seconds = time.perf_counter() - started
+    elapsed = time.perf_counter() - started
     out["appends"] = appends
-    out["appends_per_second"] = round(appends / seconds, 1)
+    out["appends_per_second"] = round(appends / elapsed, 1)
     out["append_cpu_ms_in_app"] = round((time.process_time() - cpu) / appends * 1000, 3)
     if vendor == "postgresql":
         # The single client's appends are pending: sequencing them is the integrator's share.
