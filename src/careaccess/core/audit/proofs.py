@@ -78,7 +78,8 @@ def inclusion(index: int, *, checkpoint_id: int | None = None) -> dict:
     """Proof that entry `index` is in the tree a checkpoint signed (the latest by default)."""
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise InvalidInput(f"an entry index is a whole number from 0, not {index!r}", field="entry")
-    entry = Entry.objects.filter(index=index).first()
+    # The base manager: an entry a checkpoint covers is placed already, so no look for pending ones.
+    entry = Entry._base_manager.filter(index=index).first()
     if entry is None:
         raise NotFound(f"there is no audit entry {index}")
     checkpoint = _checkpoint(checkpoint_id)
