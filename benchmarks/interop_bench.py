@@ -170,25 +170,6 @@ def _client(args) -> tuple[list[float], int, dict]:
     return latencies, errors, statuses
 
 
-def _wait_for(process: subprocess.Popen, timeout: float = 300) -> None:
-    """Until the server answers (a busy machine boots the workers slowly)."""
-    import http.client
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
-            conn.request("GET", "/oidc/jwks")
-            conn.getresponse().read()
-            conn.close()
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError("the server did not answer in time")
-
-
 def _measure(server_pid: int, dbname: str, batches: list[list[tuple]]) -> dict:
     """Send the batches from one client process each, at once; figures with CPU per request."""
     workers = national._children(server_pid)
@@ -232,7 +213,7 @@ def http_bench(scim: list[tuple], refresh: list[tuple], info: list[tuple], clien
         return [requests[i::clients] for i in range(clients)]
 
     try:
-        _wait_for(server)
+        national._wait_for(PORT, server, timeout=300)
         # Warm every worker thread (imports, its own database connection): many clients at once.
         lanes = workers * threads * 2
         warm, scim, info = scim[:2 * lanes] + info[:lanes], scim[2 * lanes:], info[lanes:]

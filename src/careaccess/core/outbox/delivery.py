@@ -275,6 +275,21 @@ class BatchResult:
         self.lost_lease += other.lost_lease
 
 
+def _sent(result: BatchResult, message: Message, claim_token: str) -> None:
+    if mark_sent(message, claim_token):
+        result.sent += 1
+    else:
+        result.lost_lease += 1
+        log.warning("outbox message %s was sent after its lease ended; another worker may send it again", message.id)
+
+
+def _failed(result: BatchResult, message: Message, claim_token: str, error: str) -> None:
+    if mark_failed(message, claim_token, error):
+        result.failed += 1
+    else:
+        result.lost_lease += 1
+
+
 def _lease_margin() -> dt.timedelta:
     """Stop starting new sends this long before the lease ends (one send may take EMAIL_TIMEOUT)."""
     timeout = getattr(settings, "EMAIL_TIMEOUT", None) or 30
@@ -312,15 +327,9 @@ def deliver_batch(
                 try:
                     send(message)
                 except Exception as exc:  # noqa: BLE001 - record whatever the sender raised
-                    if mark_failed(message, batch.token, describe(exc)):
-                        result.failed += 1
-                    else:
-                        result.lost_lease += 1
+                    _failed(result, message, batch.token, describe(exc))
                     continue
-                if mark_sent(message, batch.token):
-                    result.sent += 1
-                else:
-                    result.lost_lease += 1
+                _sent(result, message, batch.token)
                 continue
             if reuse:
                 if unreachable is None:
@@ -332,10 +341,7 @@ def deliver_batch(
                         unreachable = f"could not connect to the mail server: {describe(exc)}"
                         _close_quietly(backend)
                 if unreachable is not None:
-                    if mark_failed(message, batch.token, unreachable):
-                        result.failed += 1
-                    else:
-                        result.lost_lease += 1
+                    _failed(result, message, batch.token, unreachable)
                     continue
                 connection = backend
             else:
@@ -349,16 +355,9 @@ def deliver_batch(
                 if reuse:
                     # A refused message leaves smtplib usable, but a dropped one may not: reconnect.
                     _close_quietly(backend)
-                if mark_failed(message, batch.token, describe(exc)):
-                    result.failed += 1
-                else:
-                    result.lost_lease += 1
+                _failed(result, message, batch.token, describe(exc))
                 continue
-            if mark_sent(message, batch.token):
-                result.sent += 1
-            else:
-                result.lost_lease += 1
-                log.warning("outbox message %s was sent after its lease ended; another worker may send it again", message.id)
+            _sent(result, message, batch.token)
     finally:
         if reuse:
             _close_quietly(backend)
