@@ -22,17 +22,10 @@ from rich.table import Table
 from careaccess.core.context import Actor
 from careaccess.core.errors import CareAccessError
 from careaccess.credentials import authenticators, removal, sealing
-from careaccess.directory.models import Person
+from careaccess.credentials.management.people import person_by_uid
 from careaccess.identity.rules import PHOTO_DOCUMENTS
 
 ACTOR = Actor.system("cli")
-
-
-def _person(uid: str) -> Person:
-    person = Person.objects.filter(uid=str(uid).strip()).first()
-    if person is None:
-        raise CommandError(f"no person has the user id {uid}")
-    return person
 
 
 class Command(BaseCommand):
@@ -62,13 +55,13 @@ class Command(BaseCommand):
         table = Table(title="Second factors", title_justify="left")
         for column in ("id", "kind", "name", "set up", "last used"):
             table.add_column(column, overflow="fold")
-        for a in removal.authenticators_of(_person(options["person"])):
+        for a in removal.authenticators_of(person_by_uid(options["person"])):
             table.add_row(a.id, a.kind, a.name, f"{a.registered_at:%Y-%m-%d}",
                           f"{a.last_used_at:%Y-%m-%d}" if a.last_used_at else "-")
         Console(file=self.stdout, width=None if self.stdout.isatty() else 200, highlight=False).print(table)
 
     def do_remove(self, options):
-        person = _person(options["person"])
+        person = person_by_uid(options["person"])
         removed = removal.remove_authenticator(ACTOR, person, options["authenticator"], reason=options["reason"],
                                                in_person=options["in_person"], id_document=options["id_document"])
         self.stdout.write(f"{removed.kind} {removed.name} ({removed.id}) removed from {person.uid}'s sign-in.")

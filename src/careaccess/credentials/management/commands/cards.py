@@ -26,16 +26,9 @@ from rich.table import Table
 from careaccess.core.context import Actor
 from careaccess.core.errors import CareAccessError
 from careaccess.credentials import rules, selectors, services
-from careaccess.directory.models import Person
+from careaccess.credentials.management.people import person_by_uid
 
 ACTOR = Actor.system("cli")
-
-
-def _person(uid: str) -> Person:
-    person = Person.objects.filter(uid=str(uid).strip()).first()
-    if person is None:
-        raise CommandError(f"no person has the user id {uid}")
-    return person
 
 
 class Command(BaseCommand):
@@ -108,14 +101,14 @@ class Command(BaseCommand):
         self.stdout.write(f"Card {card.serial} {what}.")
 
     def do_list(self, options):
-        self._print(selectors.cards_of(_person(options["person"])).select_related("person"))
+        self._print(selectors.cards_of(person_by_uid(options["person"])).select_related("person"))
 
     def do_show(self, options):
         self._print([selectors.card(options["serial"])])
 
     def do_issue(self, options):
-        person = _person(options["person"])
-        sponsor = _person(options["sponsor"]) if options["sponsor"] else None
+        person = person_by_uid(options["person"])
+        sponsor = person_by_uid(options["sponsor"]) if options["sponsor"] else None
         pin = self._pin(options, "The holder's new PIN (6 to 8 digits)")
         card = services.issue_card(ACTOR, person, pin=pin, sponsor=sponsor, serial=options["serial"])
         self._done(card, f"issued to {person.uid}; certificate valid until {card.certificate.not_after:%Y-%m-%d}")
