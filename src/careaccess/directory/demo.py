@@ -471,9 +471,6 @@ def build_plan(seed: int = SEED) -> Plan:
     return Plan(organisations, positions, people)
 
 
-# --- the demo sign-in service ---
-
-@transaction.atomic
 # --- the loader ---
 
 @dataclass
