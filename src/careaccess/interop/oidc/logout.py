@@ -20,6 +20,7 @@ from django.db import transaction
 from django.dispatch import receiver
 from joserfc import jwt
 
+from careaccess.core.tokens import hash_secret
 from careaccess.core import clock
 from careaccess.core.audit import ledger
 from careaccess.core.context import Actor
@@ -27,7 +28,7 @@ from careaccess.core.outbox import delivery
 from careaccess.core.outbox.services import enqueue
 
 from . import keys
-from .models import OidcCode, OidcToken, digest
+from .models import OidcCode, OidcToken
 
 log = logging.getLogger(__name__)
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -37,7 +38,7 @@ TOKEN_LIFETIME = 120  # seconds, from the moment the token is sent
 
 def session_id(request) -> str:
     key = request.session.session_key or ""
-    return digest("sid:" + key)[:32] if key else ""
+    return hash_secret("sid:" + key)[:32] if key else ""
 
 
 def logout_token(*, issuer: str, client_id: str, sub: str, sid: str, jti: str) -> str:
@@ -71,11 +72,12 @@ def end_session(sid: str, *, issuer: str) -> int:
         return 0
     now = clock.now()
     with transaction.atomic():
+        # A code issued just before the sign-out must not be exchanged after it, tokens or not.
+        OidcCode.objects.filter(session_id=sid, used_at__isnull=True).update(used_at=now)
         tokens = list(OidcToken.objects.select_related("client", "person").filter(session_id=sid, revoked_at__isnull=True))
         if not tokens:
             return 0
         OidcToken.objects.filter(pk__in=[t.pk for t in tokens]).update(revoked_at=now)
-        OidcCode.objects.filter(session_id=sid, used_at__isnull=True).update(used_at=now)
         notices = {(t.client.client_id, t.client.name, t.client.backchannel_logout_uri, t.person.uid)
                    for t in tokens if t.client.backchannel_logout_uri}
         if notices and not issuer:

@@ -314,3 +314,13 @@ def test_signing_out_without_a_host_still_works(client, world):
     client.force_login(holder.user)
     client.logout()
     assert "_auth_user_id" not in client.session
+
+
+def test_a_code_issued_before_sign_out_cannot_be_exchanged_after_it(client, browser, rp):
+    # The session ended before any token was issued: its unused code dies with it.
+    rp_client, secret = rp
+    response, verifier = authorize(browser, rp_client.client_id)
+    code = code_from(response)
+    browser.logout()
+    late = redeem(client, code, verifier, basic(rp_client.client_id, secret))
+    assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
