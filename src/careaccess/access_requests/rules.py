@@ -223,25 +223,6 @@ def is_overdue(state: str, due_on: dt.date | None, today: dt.date) -> bool:
 
 # --- email addresses (rule PP2) ---
 
-GENERIC_LOCAL_PARTS = frozenset({
-    "info", "admin", "administrator", "office", "enquiries", "enquiry", "reception", "contact", "contactus",
-    "hello", "team", "general", "mail", "post", "accounts", "finance", "hr", "manager", "management",
-    "support", "help", "helpdesk", "it", "sales", "noreply", "no-reply", "donotreply", "webmaster",
-    "postmaster", "secretary", "bookings", "referrals", "nurses", "doctors", "care", "carehome", "home",
-    "shared", "all", "staff", "practice", "pharmacy", "surgery",
-})
-
-
-def generic_email_problem(email: str) -> str | None:
-    """Why an address is not a named individual's (rule PP2), or None when it may be one."""
-    local = (email or "").split("@", 1)[0].lower()
-    bare = re.sub(r"[\d._+-]+$", "", local)
-    if local in GENERIC_LOCAL_PARTS or bare in GENERIC_LOCAL_PARTS:
-        return (f"{email} looks like a generic or shared address; give the email address of the named "
-                f"person, used by them alone")
-    return None
-
-
 # --- credentials (rule CC8) ---
 
 def temporary_password(length: int = 14) -> str:

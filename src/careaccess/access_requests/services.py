@@ -167,7 +167,7 @@ def _carries(position: Position, capability: str) -> bool:
 
 def _check_email(email: str, *, field: str = "email", exclude_person: Person | None = None) -> None:
     """Rule PP2: a named individual's address, not generic, not already someone else's."""
-    problem = rules.generic_email_problem(email)
+    problem = validation.generic_email_problem(email)
     if problem:
         raise InvalidInput({field: problem})
     others = Person.objects.filter(email__iexact=email)

@@ -5,6 +5,7 @@ how to fix it; clean() runs a table of them and reports every problem at once.""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any, Callable
 
 from django.core.exceptions import ValidationError
@@ -48,6 +49,34 @@ def email(value):
     except ValidationError:
         raise ValueError("enter an email address in the right format, like name@example.nhs.uk") from None
     return value.lower()
+
+
+GENERIC_LOCAL_PARTS = frozenset({
+    "info", "admin", "administrator", "office", "enquiries", "enquiry", "reception", "contact", "contactus",
+    "hello", "team", "general", "mail", "post", "accounts", "finance", "hr", "manager", "management",
+    "support", "help", "helpdesk", "it", "sales", "noreply", "no-reply", "donotreply", "webmaster",
+    "postmaster", "secretary", "bookings", "referrals", "nurses", "doctors", "care", "carehome", "home",
+    "shared", "all", "staff", "practice", "pharmacy", "surgery",
+})
+
+
+def generic_email_problem(email: str) -> str | None:
+    """Why an address is not a named individual's (rule PP2), or None when it may be one."""
+    local = (email or "").split("@", 1)[0].lower()
+    bare = re.sub(r"[\d._+-]+$", "", local)
+    if local in GENERIC_LOCAL_PARTS or bare in GENERIC_LOCAL_PARTS:
+        return (f"{email} looks like a generic or shared address; give the email address of the named "
+                f"person, used by them alone")
+    return None
+
+
+def named_email(value):
+    """An email address of a named individual: the format, and no generic or shared mailbox (PP2)."""
+    value = email(value)
+    problem = generic_email_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 def date(value):

@@ -12,6 +12,8 @@ import secrets
 import string
 import unicodedata
 
+from careaccess.directory.validation import generic_email_problem
+
 MAX_LOCAL_PART = 64
 _FOLD = {"ß": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l",
          "đ": "d", "Đ": "d", "ð": "d", "þ": "th", "ı": "i"}
@@ -24,10 +26,6 @@ _TITLE = re.compile(r"^[A-Za-z][A-Za-z .]{0,19}$")
 _NAME_CHARS = re.compile(r"^[^\W\d_]+(?:[ '’\-.][^\W\d_]+)*\.?$")
 _MOBILE = re.compile(r"^(?:07\d{9}|\+447\d{9})$")
 _POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$")
-GENERIC_LOCAL_PARTS = frozenset({
-    "admin", "administrator", "enquiries", "enquiry", "info", "office", "reception", "contact", "mail",
-    "manager", "team", "hello", "general", "accounts", "noreply", "no-reply", "shared", "care", "home",
-})
 
 
 def fold(value: str) -> str:
@@ -114,8 +112,7 @@ def clean_postcode(value: str) -> str:
 
 def is_generic_email(address: str) -> bool:
     """Rule PP2: a generic or shared address (info@, reception@, ...) is not a named individual's."""
-    local = (address or "").split("@")[0].lower()
-    return local in GENERIC_LOCAL_PARTS or re.sub(r"[\d._-]+$", "", local) in GENERIC_LOCAL_PARTS
+    return generic_email_problem(address) is not None
 
 
 # --- shared mailboxes (rule NM9) ---

@@ -71,6 +71,18 @@ def test_bad_email_is_refused_and_nothing_changes(client, una):
     assert not Entry.objects.filter(action="person.contact_details_updated").exists()
 
 
+def test_a_generic_address_is_refused_and_nothing_changes(client, una):
+    # rule PP2: the address of a named individual, never a shared one
+    before = una.email
+    sign_in(client, una.uid)
+    response = client.post("/account/contact-details", {"email": "reception@example.nhs.uk", "phone": ""})
+    page = response.content.decode()
+    assert response.status_code == 200 and "There is a problem" in page and "generic or shared" in page
+    una.refresh_from_db()
+    assert una.email == before
+    assert not Entry.objects.filter(action="person.contact_details_updated").exists()
+
+
 def test_only_contact_fields_and_only_oneself(una):
     actor = Actor(kind="person", label="Una", person_id=una.pk, person_uid=una.uid)
     with pytest.raises(Exception):
