@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -16,11 +16,11 @@ from rich.text import Text
 from careaccess.access_requests import rules, selectors, services
 from careaccess.core import permissions
 from careaccess.core.context import Actor
-from careaccess.core.errors import CareAccessError
+from careaccess.core.management.actions import ActionCommand
 from careaccess.directory.models import Organisation, Person, Service
 
 
-class Command(BaseCommand):
+class Command(ActionCommand):
     help = "Access requests: import a batch from a CSV, list a queue."
 
     def add_arguments(self, parser):
@@ -39,10 +39,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         self.console = Console(file=self.stdout, width=None if self.stdout.isatty() else 200, highlight=False)
-        try:
-            getattr(self, f"do_{options['action']}")(options)
-        except CareAccessError as exc:
-            raise CommandError(exc.message) from exc
+        super().handle(*args, **options)
 
     def _actor(self, uid: str | None) -> Actor:
         if not uid:

@@ -3,7 +3,7 @@ PREFIX` and `careaccess token list`: API bearer tokens for relying services and 
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from rich.console import Console
 from rich.table import Table
@@ -11,7 +11,7 @@ from rich.text import Text
 
 from careaccess.core import tokens
 from careaccess.core.context import Actor
-from careaccess.core.errors import CareAccessError
+from careaccess.core.management.actions import ActionCommand
 from careaccess.directory.models import Person, Service
 
 ACTOR = Actor.system("cli")
@@ -21,7 +21,7 @@ def _when(instant) -> str:
     return "-" if instant is None else timezone.localtime(instant).strftime("%Y-%m-%d %H:%M")
 
 
-class Command(BaseCommand):
+class Command(ActionCommand):
     help = "Create, revoke and list API bearer tokens."
 
     def add_arguments(self, parser):
@@ -36,12 +36,6 @@ class Command(BaseCommand):
         revoke.add_argument("--reason", default="", help="why, for the audit ledger")
         listing = sub.add_parser("list", help="show tokens (never their secrets)")
         listing.add_argument("--all", action="store_true", help="include revoked tokens")
-
-    def handle(self, *args, **options):
-        try:
-            getattr(self, f"do_{options['action']}")(options)
-        except CareAccessError as exc:
-            raise CommandError(exc.message) from exc
 
     def do_create(self, options):
         person = service = None

@@ -15,12 +15,11 @@ older key).
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 from rich.table import Table
 
 from careaccess.core.context import Actor
-from careaccess.core.errors import CareAccessError
+from careaccess.core.management.actions import ActionCommand
 from careaccess.credentials import authenticators, removal, sealing
 from careaccess.credentials.management.people import person_by_uid
 from careaccess.identity.rules import PHOTO_DOCUMENTS
@@ -28,7 +27,7 @@ from careaccess.identity.rules import PHOTO_DOCUMENTS
 ACTOR = Actor.system("cli")
 
 
-class Command(BaseCommand):
+class Command(ActionCommand):
     help = "A person's authenticator apps and security keys; remove a lost one."
 
     def add_arguments(self, parser):
@@ -44,12 +43,6 @@ class Command(BaseCommand):
         remove.add_argument("--reason", required=True)
         rotate = sub.add_parser("rotate-key", help="seal every TOTP secret with a new key")
         rotate.add_argument("--retire-old", action="store_true", help="then drop the older keys from the key file")
-
-    def handle(self, *args, **options):
-        try:
-            getattr(self, f"do_{options['action'].replace('-', '_')}")(options)
-        except CareAccessError as exc:
-            raise CommandError(exc.message) from exc
 
     def do_list(self, options):
         table = Table(title="Second factors", title_justify="left")

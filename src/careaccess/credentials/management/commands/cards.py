@@ -19,19 +19,19 @@ from __future__ import annotations
 import getpass
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from rich.console import Console
 from rich.table import Table
 
 from careaccess.core.context import Actor
-from careaccess.core.errors import CareAccessError
+from careaccess.core.management.actions import ActionCommand
 from careaccess.credentials import rules, selectors, services
 from careaccess.credentials.management.people import person_by_uid
 
 ACTOR = Actor.system("cli")
 
 
-class Command(BaseCommand):
+class Command(ActionCommand):
     help = "Issue, unlock, renew, repair, cancel and replace smartcards; misuse reports."
 
     def add_arguments(self, parser):
@@ -72,12 +72,6 @@ class Command(BaseCommand):
         reinstate = sub.add_parser("reinstate", help="reinstate a suspended card")
         reinstate.add_argument("serial")
         reinstate.add_argument("--reason", required=True)
-
-    def handle(self, *args, **options):
-        try:
-            getattr(self, f"do_{options['action']}")(options)
-        except CareAccessError as exc:
-            raise CommandError(exc.message) from exc
 
     def _pin(self, options, prompt: str) -> str:
         if options.get("pin_stdin"):

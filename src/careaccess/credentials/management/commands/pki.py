@@ -6,19 +6,18 @@ from __future__ import annotations
 import hashlib
 
 from cryptography.hazmat.primitives import serialization
-from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from rich.console import Console
 from rich.table import Table
 
 from careaccess.core.context import Actor
-from careaccess.core.errors import CareAccessError
+from careaccess.core.management.actions import ActionCommand
 from careaccess.credentials import pki, policy, selectors, services
 
 ACTOR = Actor.system("cli")
 
 
-class Command(BaseCommand):
+class Command(ActionCommand):
     help = "Set up and inspect careaccess's certificate authority."
 
     def add_arguments(self, parser):
@@ -28,12 +27,6 @@ class Command(BaseCommand):
         sub.add_parser("show", help="the CA certificates, the newest CRL and the settings")
         crl = sub.add_parser("crl", help="publish a fresh CRL now (and write it to a file)")
         crl.add_argument("--out", default=None, help="also write the DER CRL to this file")
-
-    def handle(self, *args, **options):
-        try:
-            getattr(self, f"do_{options['action']}")(options)
-        except CareAccessError as exc:
-            raise CommandError(exc.message) from exc
 
     def do_init(self, options):
         directory = pki.init(force=options["force"])

@@ -4,20 +4,20 @@ applications queue and decisions (NM3-NM9), the directory search (NM10) and pass
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from rich.console import Console
 from rich.table import Table
 
 from careaccess.core import permissions
 from careaccess.core.context import Actor
-from careaccess.core.errors import CareAccessError
+from careaccess.core.management.actions import ActionCommand
 from careaccess.directory.models import Person
 
 from careaccess.mailboxes import selectors, services
 from careaccess.mailboxes.models import Application, Mailbox
 
 
-class Command(BaseCommand):
+class Command(ActionCommand):
     help = "Care home mailboxes: list and decide applications, search the directory, reset passwords."
 
     def add_arguments(self, parser):
@@ -48,10 +48,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         self.console = Console(file=self.stdout, width=None if self.stdout.isatty() else 200, highlight=False)
-        try:
-            getattr(self, f"do_{options['action'].replace('-', '_')}")(options)
-        except CareAccessError as exc:
-            raise CommandError(exc.message) from exc
+        super().handle(*args, **options)
 
     def _actor(self, uid: str | None) -> Actor:
         if not uid:
