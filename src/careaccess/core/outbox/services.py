@@ -15,26 +15,26 @@ from careaccess.core import clock
 from .models import Message
 
 
-def enqueue(*, to: list[str] | str, subject: str, body: str, kind: str = "notification", cause: str = "") -> Message:
-    """Queue an email in the caller's transaction: it is delivered if and only if the change commits."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("outbox messages are written inside the transaction of the change that causes them")
+def _fields(to: list[str] | str, subject: str, body: str, kind: str = "notification", cause: str = "") -> dict:
+    """One message's columns but its times: recipients checked, a new id and its stable Message-ID."""
     recipients = [to] if isinstance(to, str) else list(to)
     if not recipients:
         raise ValueError("a message needs at least one recipient")
     message_uuid = uuid.uuid4()
+    return {"id": message_uuid, "message_id": f"<{message_uuid.hex}@{settings.CAREACCESS_MAIL_DOMAIN}>",
+            "to": recipients, "subject": subject, "body": body, "kind": kind, "cause": cause}
+
+
+def _in_transaction() -> None:
+    if not connection.in_atomic_block:
+        raise RuntimeError("outbox messages are written inside the transaction of the change that causes them")
+
+
+def enqueue(*, to: list[str] | str, subject: str, body: str, kind: str = "notification", cause: str = "") -> Message:
+    """Queue an email in the caller's transaction: it is delivered if and only if the change commits."""
+    _in_transaction()
     now = clock.now()
-    return Message.objects.create(
-        id=message_uuid,
-        message_id=f"<{message_uuid.hex}@{settings.CAREACCESS_MAIL_DOMAIN}>",
-        to=recipients,
-        subject=subject,
-        body=body,
-        kind=kind,
-        cause=cause,
-        created_at=now,
-        next_attempt_at=now,
-    )
+    return Message.objects.create(**_fields(to, subject, body, kind, cause), created_at=now, next_attempt_at=now)
 
 
 def enqueue_many(messages: Iterable[dict]) -> int:
@@ -42,27 +42,16 @@ def enqueue_many(messages: Iterable[dict]) -> int:
     is `enqueue`'s keywords: to, subject, body, kind, cause. On PostgreSQL one INSERT ... SELECT
     from a single JSON parameter per thousand (adapting a value per column and row on the client
     cost most of a sweep's time); elsewhere `bulk_create`. The same rows as `enqueue` either way."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("outbox messages are written inside the transaction of the change that causes them")
+    _in_transaction()
     now = clock.now()
-    rows = []
-    for message in messages:
-        to = message["to"]
-        recipients = [to] if isinstance(to, str) else list(to)
-        if not recipients:
-            raise ValueError("a message needs at least one recipient")
-        message_uuid = uuid.uuid4()
-        rows.append({"id": str(message_uuid), "message_id": f"<{message_uuid.hex}@{settings.CAREACCESS_MAIL_DOMAIN}>",
-                     "to": recipients, "subject": message["subject"], "body": message["body"],
-                     "kind": message.get("kind", "notification"), "cause": message.get("cause", "")})
+    rows = [_fields(**message) for message in messages]
     if connection.vendor != "postgresql":
-        Message.objects.bulk_create([Message(**{**r, "id": uuid.UUID(r["id"])}, created_at=now, next_attempt_at=now)
-                                     for r in rows], batch_size=1000)
+        Message.objects.bulk_create([Message(**r, created_at=now, next_attempt_at=now) for r in rows], batch_size=1000)
         return len(rows)
     sql, params = _insert_from_json(now)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 1000):
-            cursor.execute(sql, [*params, json.dumps(rows[start:start + 1000])])
+            cursor.execute(sql, [*params, json.dumps(rows[start:start + 1000], default=str)])
     return len(rows)
 
 
