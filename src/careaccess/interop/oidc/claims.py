@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from careaccess.core import clock
 from careaccess.directory.models import Assignment, Person
 from careaccess.directory.selectors import live_assignment_filter
+from careaccess.identity.selectors import assurance_level
 from careaccess.web.auth import SESSION_AMR
 
 SCOPES = {
@@ -94,19 +95,11 @@ def live_roles(person: Person) -> list[LiveRole]:
     return list(found.values())
 
 
-def identity_assurance(person: Person) -> int:
-    try:
-        from careaccess.identity.selectors import assurance_level
-    except ImportError:  # pragma: no cover
-        return 0
-    return assurance_level(person)
-
-
 def user_info(person: Person, scope: str, *, acr: str, selected_assignment_id: int | None) -> dict:
     scopes = set(scope.split())
     info: dict = {"sub": person.uid}
     if "openid" in scopes:
-        info["id_assurance_level"] = identity_assurance(person)
+        info["id_assurance_level"] = assurance_level(person)
         info["authentication_assurance_level"] = AAL_BY_ACR.get(acr, 1)
     if scopes & {"profile", "nhsperson"}:
         info.update(nhsid_useruid=person.uid, given_name=person.given_name, family_name=person.family_name,

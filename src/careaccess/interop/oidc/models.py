@@ -5,15 +5,12 @@ working client secret, code, access token or refresh token."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 
 from django.db import models
 
-
-def digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+from careaccess.core.tokens import hash_secret
 
 
 class OidcClient(models.Model):
@@ -52,7 +49,7 @@ class OidcClient(models.Model):
         return redirect_uri in self.redirect_uri_list()  # exact match only
 
     def check_client_secret(self, client_secret):
-        return bool(self.secret_digest) and hmac.compare_digest(self.secret_digest, digest(client_secret))
+        return bool(self.secret_digest) and hmac.compare_digest(self.secret_digest, hash_secret(client_secret))
 
     def check_endpoint_auth_method(self, method, endpoint):
         # token, revocation and introspection alike: only the method the client registered with
@@ -159,5 +156,3 @@ class OidcJti(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client_id", "jti"], name="interop_oidcjti_unique")]
 
-
-from . import logout  # noqa: E402,F401  (connects the back-channel logout to sign-out)

@@ -17,13 +17,14 @@ from authlib.oidc.core.grants import OpenIDCode
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from careaccess.core.tokens import hash_secret
 from careaccess.core import clock
 from careaccess.core.audit import ledger
 from careaccess.core.context import Actor
 from careaccess.directory.models import Person
 
 from . import claims, keys, services
-from .models import OidcClient, OidcCode, OidcJti, OidcToken, digest
+from .models import OidcClient, OidcCode, OidcJti, OidcToken
 
 CODE_LIFETIME = 60  # seconds
 ACCESS_TOKEN_LIFETIME = 600  # seconds; refresh tokens renew them
@@ -50,7 +51,7 @@ def find_token(value: str, hint: str | None) -> OidcToken | None:
     kinds = ("refresh_token", "access_token") if hint == "refresh_token" else ("access_token", "refresh_token")
     for kind in kinds:
         column = "refresh_digest" if kind == "refresh_token" else "access_digest"
-        token = found.filter(**{column: digest(value)}).first()
+        token = found.filter(**{column: hash_secret(value)}).first()
         if token is not None:
             token.presented_as = kind
             return token
@@ -80,7 +81,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         person = request.user
         data = request.payload.data
         OidcCode.objects.create(
-            code_digest=digest(code), client=request.client, person=person,
+            code_digest=hash_secret(code), client=request.client, person=person,
             redirect_uri=request.payload.redirect_uri or "", scope=request.payload.scope or "",
             nonce=data.get("nonce", ""), code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"], auth_time=person.oidc_auth_time,
@@ -93,12 +94,12 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         # Claim the code in one conditional UPDATE: a second redemption (or a concurrent one) finds
         # it used and gets invalid_grant. A failed PKCE check also spends the code.
         claimed = OidcCode.objects.filter(
-            code_digest=digest(code), client=client, used_at__isnull=True,
+            code_digest=hash_secret(code), client=client, used_at__isnull=True,
             created_at__gt=now - dt.timedelta(seconds=CODE_LIFETIME),
         ).update(used_at=now)
         if not claimed:
             return None
-        return OidcCode.objects.select_related("person").get(code_digest=digest(code))
+        return OidcCode.objects.select_related("person").get(code_digest=hash_secret(code))
 
     def delete_authorization_code(self, authorization_code):
         pass  # spent in query_authorization_code; kept for the record
@@ -113,7 +114,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token):
         token = OidcToken.objects.select_related("person", "client").filter(
-            refresh_digest=digest(refresh_token), revoked_at__isnull=True).first()
+            refresh_digest=hash_secret(refresh_token), revoked_at__isnull=True).first()
         if token is None or token.person.status != Person.Status.ACTIVE:
             return None
         return token
@@ -234,8 +235,8 @@ class Server(AuthorizationServer):
                 if not spent:
                     raise InvalidGrantError("the refresh token was used already")
             item = OidcToken.objects.create(
-                client=request.client, person=request.user, access_digest=digest(token["access_token"]),
-                refresh_digest=digest(token["refresh_token"]) if token.get("refresh_token") else None,
+                client=request.client, person=request.user, access_digest=hash_secret(token["access_token"]),
+                refresh_digest=hash_secret(token["refresh_token"]) if token.get("refresh_token") else None,
                 scope=token.get("scope", ""), issued_at=now, expires_in=token["expires_in"],
                 auth_time=source.auth_time, acr=source.acr, amr=source.amr,
                 selected_assignment_id=source.selected_assignment_id, session_id=source.session_id,

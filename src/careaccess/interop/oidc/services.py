@@ -8,13 +8,14 @@ import secrets
 
 from django.db import transaction
 
+from careaccess.core.tokens import hash_secret
 from careaccess.core import clock
 from careaccess.core.audit import ledger
 from careaccess.core.context import Actor
 from careaccess.core.errors import CareAccessError
 
 from . import claims
-from .models import OidcClient, OidcToken, digest
+from .models import OidcClient, OidcToken
 
 
 def add_client(actor: Actor, *, name: str, redirect_uris: list[str], auth_method: str, jwks: dict | None = None,
@@ -37,7 +38,7 @@ def add_client(actor: Actor, *, name: str, redirect_uris: list[str], auth_method
     secret = secrets.token_urlsafe(32) if auth_method == "client_secret_basic" else None
     with transaction.atomic():
         client = OidcClient.objects.create(
-            client_id=secrets.token_urlsafe(16), name=name, secret_digest=digest(secret) if secret else "",
+            client_id=secrets.token_urlsafe(16), name=name, secret_digest=hash_secret(secret) if secret else "",
             redirect_uris="\n".join(redirect_uris), auth_method=auth_method,
             jwks=json.dumps(jwks) if jwks else "", scope=" ".join(scopes),
             backchannel_logout_uri=backchannel_logout_uri, created_at=clock.now(),

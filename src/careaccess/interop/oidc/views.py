@@ -10,13 +10,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from careaccess.core.tokens import hash_secret
 from careaccess.core import clock
 from careaccess.directory.models import Person
 from careaccess.web import auth
 
 from . import claims, keys
 from .logout import session_id
-from .models import OidcToken, digest
+from .models import OidcToken
 from .server import TOKEN_METHODS, issuer, issuer_var, server
 
 
@@ -143,7 +144,7 @@ def userinfo(request):
         response = JsonResponse({"error": "invalid_request"}, status=401)
         response["WWW-Authenticate"] = "Bearer"
         return response
-    item = (OidcToken.objects.select_related("person").filter(access_digest=digest(header[7:].strip())).first())
+    item = (OidcToken.objects.select_related("person").filter(access_digest=hash_secret(header[7:].strip())).first())
     if item is None or item.is_revoked() or item.is_expired() or item.person.status != Person.Status.ACTIVE:
         return _bearer_error("the access token is unknown, expired or revoked")
     if "openid" not in item.scope.split():

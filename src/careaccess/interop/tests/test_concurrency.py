@@ -57,14 +57,15 @@ def test_concurrent_refreshes_with_the_same_refresh_token(settings, tmp_path):
     from careaccess.core import clock
     from careaccess.directory import testing
     from careaccess.interop.oidc import services as oidc_services
-    from careaccess.interop.oidc.models import OidcToken, digest
+    from careaccess.core.tokens import hash_secret
+    from careaccess.interop.oidc.models import OidcToken
 
     settings.CAREACCESS_OIDC_KEY_DIR = tmp_path / "oidc"
     world = make_world()
     rp, secret = oidc_services.add_client(testing.SYSTEM, name="Portal", redirect_uris=["https://rp.example/cb"],
                                           auth_method="client_secret_basic")
-    OidcToken.objects.create(client=rp, person=world.holder, access_digest=digest("access"),
-                             refresh_digest=digest("refresh"), scope="openid", issued_at=clock.now(), expires_in=600,
+    OidcToken.objects.create(client=rp, person=world.holder, access_digest=hash_secret("access"),
+                             refresh_digest=hash_secret("refresh"), scope="openid", issued_at=clock.now(), expires_in=600,
                              auth_time=0, acr="urn:careaccess:aal1", amr="pwd")
     basic = "Basic " + base64.b64encode(f"{rp.client_id}:{secret}".encode()).decode()
     barrier = threading.Barrier(2)

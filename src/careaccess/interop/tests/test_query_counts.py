@@ -6,10 +6,11 @@ from __future__ import annotations
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from careaccess.core.tokens import hash_secret
 from careaccess.core import clock
 from careaccess.directory import services, testing
 from careaccess.interop.oidc import services as oidc_services
-from careaccess.interop.oidc.models import OidcToken, digest
+from careaccess.interop.oidc.models import OidcToken
 
 from .conftest import auth
 
@@ -44,7 +45,7 @@ def test_userinfo_is_a_fixed_number_of_queries(client, world, settings, tmp_path
     settings.CAREACCESS_OIDC_KEY_DIR = tmp_path / "oidc"
     rp, _ = oidc_services.add_client(testing.SYSTEM, name="Portal", redirect_uris=["https://rp.example/cb"],
                                      auth_method="client_secret_basic")
-    OidcToken.objects.create(client=rp, person=world.holder, access_digest=digest("access"), scope=" ".join(
+    OidcToken.objects.create(client=rp, person=world.holder, access_digest=hash_secret("access"), scope=" ".join(
         ["openid", "profile", "email", "associatedorgs", "nationalrbacaccess", "selectedrole"]),
         issued_at=clock.now(), expires_in=600, auth_time=0, acr="urn:careaccess:aal1", amr="pwd")
 
