@@ -8,7 +8,8 @@ from django.utils.module_loading import import_string
 from careaccess.core.context import new_request_id, request_scope
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-API_PREFIX = "/api/"
+# Addresses whose every call carries a bearer token: the JSON API, SCIM and FHIR.
+TOKEN_API_PREFIXES = ("/api/", "/scim/", "/fhir/")
 
 
 class RequestIdMiddleware:
@@ -29,9 +30,9 @@ class RequestIdMiddleware:
 
 class PagesOnlyMiddleware:
     """Runs the middleware only pages need (settings.PAGE_MIDDLEWARE: sessions, CSRF, sign-in,
-    messages, clickjacking), in its order, for every address but the JSON API under /api/.
+    messages, clickjacking), in its order, for every address but the token APIs (/api/, /scim/, /fhir/).
 
-    The API authenticates each call by its bearer token and reads no cookie, session, form or
+    Those APIs authenticate each call by its bearer token and reads no cookie, session, form or
     message, and no page frames its JSON, so there they would only cost time: about a tenth of an
     access decision's. Their request and response hooks and `process_view` (CSRF's check) run here
     as Django would run them; middleware with other hooks is refused at start-up.
@@ -53,12 +54,12 @@ class PagesOnlyMiddleware:
         self.pages = handler
 
     def __call__(self, request):
-        if request.path_info.startswith(API_PREFIX):
+        if request.path_info.startswith(TOKEN_API_PREFIXES):
             return self.get_response(request)
         return self.pages(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if request.path_info.startswith(API_PREFIX):
+        if request.path_info.startswith(TOKEN_API_PREFIXES):
             return None
         for hook in self.view_hooks:
             response = hook(request, view_func, view_args, view_kwargs)

@@ -117,7 +117,7 @@ BULK_LABELS = {
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@staff_required(capabilities=("ra_manager",))
+@staff_required(capabilities=permissions.ACTIONS["bulk.apply"])
 def bulk_page(request):
     """Rule DS17: the RA manager previews a bulk change (how many, and who), then applies it.
     Large changes are better run with `careaccess bulk` (a progress bar, no browser waiting)."""
