@@ -27,13 +27,18 @@ install-test: $(VENV)/.installed-test assets
 
 # NHS.UK frontend's compiled CSS, JS and assets, from the npm registry (pinned to the version the
 # Jinja macros of nhsuk-frontend-jinja were written for).
-assets: $(ASSETS)/.version-$(NHSUK_FRONTEND_VERSION) $(SYSTEM_FONTS_CSS)
-$(ASSETS)/.version-$(NHSUK_FRONTEND_VERSION):
+# The CSS refers to its icons as /assets/images/...; they are served beside it under static/, so
+# those references are made relative to the stylesheet (the stamp names that step, so a checkout
+# unpacked before it is unpacked again).
+ASSETS_STAMP := $(ASSETS)/.version-$(NHSUK_FRONTEND_VERSION)-relative-urls
+assets: $(ASSETS_STAMP) $(SYSTEM_FONTS_CSS)
+$(ASSETS_STAMP):
 	rm -rf $(ASSETS) && mkdir -p $(ASSETS) build/npm
 	cd build/npm && npm pack --silent nhsuk-frontend@$(NHSUK_FRONTEND_VERSION) >/dev/null
 	tar -xzf build/npm/nhsuk-frontend-$(NHSUK_FRONTEND_VERSION).tgz -C build/npm
 	cp -r build/npm/package/dist/. $(ASSETS)/
 	rm -rf build/npm
+	sed -i 's#url(/assets/#url(assets/#g' $(ASSETS)/nhsuk/nhsuk-frontend.min.css
 	touch $@
 
 # The same CSS without its @font-face rules, which fetch the licensed Frutiger web fonts from
@@ -41,7 +46,7 @@ $(ASSETS)/.version-$(NHSUK_FRONTEND_VERSION):
 # and ask no other host for anything (README: CAREACCESS_NHSUK_WEB_FONTS). The package's own switch,
 # $nhsuk-include-font-face, would need a Sass build of the stylesheet. The build fails if a new
 # version refers to that host some other way.
-$(SYSTEM_FONTS_CSS): $(ASSETS)/.version-$(NHSUK_FRONTEND_VERSION)
+$(SYSTEM_FONTS_CSS): $(ASSETS_STAMP)
 	sed -E 's/@font-face\{[^}]*\}//g' $(ASSETS)/nhsuk/nhsuk-frontend.min.css > $@.tmp
 	! grep -q 'assets\.nhs\.uk' $@.tmp
 	mv $@.tmp $@
