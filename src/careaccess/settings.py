@@ -246,13 +246,13 @@ CAREACCESS_PKI_DIR = Path(os.environ.get("CAREACCESS_PKI_DIR", VAR_DIR / "pki"))
 CAREACCESS_CA_NAME = os.environ.get("CAREACCESS_CA_NAME", "careaccess")
 
 # Care-home mailboxes (issue 7): the mail domain, a sponsor's decision timescale (rule NM2), the
-# IG toolkit report's size limit, and the accounts a home gets (rule NM4: 3 individual + 1 shared).
+# IG toolkit report's size limit, and the accounts a home gets (rule NM4: 3 individual + 1 shared;
+# a home asking for more gets their sum, 4, without a justification).
 CAREACCESS_MAILBOX_DOMAIN = os.environ.get("CAREACCESS_MAILBOX_DOMAIN", "mail.careaccess.localhost")
 CAREACCESS_MAILBOX_DECISION_DAYS = _env_int("CAREACCESS_MAILBOX_DECISION_DAYS", 10)
 CAREACCESS_MAILBOX_REPORT_MAX_BYTES = _env_int("CAREACCESS_MAILBOX_REPORT_MAX_BYTES", 5 * 1024 * 1024)
 CAREACCESS_MAILBOX_MAX_INDIVIDUAL = _env_int("CAREACCESS_MAILBOX_MAX_INDIVIDUAL", 3)
 CAREACCESS_MAILBOX_MAX_SHARED = _env_int("CAREACCESS_MAILBOX_MAX_SHARED", 1)
-CAREACCESS_MAILBOX_MAX_TOTAL = _env_int("CAREACCESS_MAILBOX_MAX_TOTAL", 4)
 
 # OpenID Connect provider: the issuer URL (e.g. https://careaccess.example.nhs.uk/oidc). Empty:
 # derived from each request's host, which suits a single-host development server only.

@@ -8,7 +8,7 @@
 | CAREACCESS_MAILBOX_DECISION_TIMESCALES | {} | NM2 per sponsor code, e.g. {"QWO": "15 working days"} |
 | CAREACCESS_MAILBOX_REPORT_MAX_BYTES | 5 MiB | NM1 IG toolkit report size limit |
 | CAREACCESS_MAILBOX_UPLOAD_DIR | VAR_DIR / "uploads" | where reports are stored (never served) |
-| CAREACCESS_MAILBOX_MAX_INDIVIDUAL / _MAX_SHARED / _MAX_TOTAL | 3 / 1 / 4 | NM4 |
+| CAREACCESS_MAILBOX_MAX_INDIVIDUAL / _MAX_SHARED | 3 / 1 | NM4 (the "4 in all" is their sum) |
 | CAREACCESS_MAILBOX_SPONSOR_KINDS | ("icb",) | which organisations sponsor care homes |
 | CAREACCESS_MAILBOX_SECURE_EMAIL_URL | https://digital.nhs.uk/services/nhsmail/sending-secure-email | NM5 |
 | CAREACCESS_MAILBOX_HELPDESK_PHONE | 0333 200 1133 | NM8 welcome message |
@@ -45,11 +45,10 @@ def upload_dir() -> Path:
     return Path(configured) if configured else Path(settings.VAR_DIR) / "uploads"
 
 
-def limits() -> tuple[int, int, int]:
-    """(individual accounts, shared mailboxes, total) a home gets without a justification (NM4)."""
+def limits() -> tuple[int, int]:
+    """(individual accounts, shared mailboxes) a home gets without a justification (NM4)."""
     return (int(getattr(settings, "CAREACCESS_MAILBOX_MAX_INDIVIDUAL", 3)),
-            int(getattr(settings, "CAREACCESS_MAILBOX_MAX_SHARED", 1)),
-            int(getattr(settings, "CAREACCESS_MAILBOX_MAX_TOTAL", 4)))
+            int(getattr(settings, "CAREACCESS_MAILBOX_MAX_SHARED", 1)))
 
 
 def sponsor_kinds() -> tuple[str, ...]:

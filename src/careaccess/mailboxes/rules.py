@@ -167,22 +167,20 @@ def is_valid_shared_address(address: str, domain: str) -> bool:
 # --- limits (rule NM4) ---
 
 def allowed_counts(individual: int, shared: int, *, justification_accepted: bool,
-                   limits: tuple[int, int, int] = (3, 1, 4)) -> tuple[int, int]:
+                   limits: tuple[int, int] = (3, 1)) -> tuple[int, int]:
     """How many individual accounts and shared mailboxes an approved home gets (rule NM4).
 
-    Up to 3 individual accounts plus 1 shared mailbox; a home asking for more gets 4 in all
-    (the shared mailbox first, as asked) unless a business justification is accepted."""
-    if justification_accepted:
+    Up to 3 individual accounts plus 1 shared mailbox; a home asking for more gets 4 in all (the
+    two limits' sum; the shared mailbox first, as asked) unless a business justification is accepted."""
+    if justification_accepted or not needs_justification(individual, shared, limits):
         return individual, shared
-    max_individual, max_shared, max_total = limits
+    max_individual, max_shared = limits
     shared_given = min(shared, max_shared)
-    if individual + shared <= max_individual + max_shared and individual <= max_individual and shared <= max_shared:
-        return individual, shared
-    return min(individual, max_total - shared_given), shared_given
+    return min(individual, max_individual + max_shared - shared_given), shared_given
 
 
-def needs_justification(individual: int, shared: int, limits: tuple[int, int, int] = (3, 1, 4)) -> bool:
-    max_individual, max_shared, _ = limits
+def needs_justification(individual: int, shared: int, limits: tuple[int, int] = (3, 1)) -> bool:
+    max_individual, max_shared = limits
     return individual > max_individual or shared > max_shared
 
 
