@@ -6,8 +6,9 @@ undecided at the deadline escalates to the RA manager and, where the service's r
 says so, is suspended.
 
 Opening is set-based: a handful of queries per service whatever the number of organisations, the
-campaigns bulk-inserted, their items by INSERT ... SELECT, one audit entry per batch of campaigns
-(opening a review changes nobody's access; the decisions are audited one by one).
+campaigns bulk-inserted, their items by INSERT ... SELECT, one audit entry per campaign appended a
+batch at a time (`ledger.record_many`; opening a review changes nobody's access, the decisions are
+audited one by one).
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def open_due_campaigns(*, actor: Actor = SYSTEM, dry_run: bool = False, progress
 
     Per service: one query for the organisations due, the campaigns bulk-inserted in batches, then
     their items with two INSERT ... SELECT statements (positions, accounts) mapped to the campaigns
-    this run made (their `created_at` is this run's instant); one audit entry per batch of campaigns."""
+    this run made (their `created_at` is this run's instant); one audit entry per campaign."""
     result = SweepResult("campaigns", dry_run)
     today = clock.today()
     for service in services or Service.objects.filter(status=Service.Status.ACTIVE).order_by("id"):
@@ -186,13 +187,13 @@ def open_due_campaigns(*, actor: Actor = SYSTEM, dry_run: bool = False, progress
             items = _insert_items(service, today, Campaign.objects.filter(**mine))
             made = list(Campaign.objects.filter(**mine).annotate(n=Count("items")).order_by("id")
                         .values_list("id", "organisation_id", "organisation__code", "reviewer__email", "n"))
+            why = f"periodic review every {service.review_months} months (rule PP6)"
             for batch in batched(made):
-                ledger.record("review.campaigns_opened", actor=actor, target_type="review_campaign",
-                              target_id=f"{batch[0][0]}-{batch[-1][0]}",
-                              after={"service": service.code, "due_on": due_on,
-                                     "campaigns": {str(c): {"organisation": code, "items": n}
-                                                   for c, _, code, _, n in batch}},
-                              reason=f"periodic review every {service.review_months} months (rule PP6)")
+                ledger.record_many([
+                    ledger.Change("review.campaign_opened", actor=actor, target_type="review_campaign", target_id=c,
+                                  organisation_code=code, reason=why,
+                                  after={"service": service.code, "due_on": due_on, "items": n})
+                    for c, _, code, _, n in batch])
             queue_messages(
                 (email or "", f"Review the {service.name} access of {code} by {due_on}",
                  f"A review of everyone with {service.name} access at {code} is open ({n} items). Keep or revoke "

@@ -1,10 +1,12 @@
 """Rule PP6: review campaigns every review_months per service, opened, decided, escalated."""
 
 import datetime as dt
+import json
 
 import pytest
 
 from careaccess.access_requests.models import AccessRequest
+from careaccess.core.audit.models import Entry
 from careaccess.core.errors import Forbidden, InvalidInput
 from careaccess.directory.models import Account, Assignment
 from careaccess.lifecycle import campaigns, sweeps
@@ -33,6 +35,16 @@ def test_pp6_a_campaign_opens_per_organisation_with_an_item_per_live_assignment_
     assert provider.items.filter(kind=CampaignItem.Kind.ACCOUNT).count() == 2
     assert provider.due_on == clock.today() + dt.timedelta(days=28)
     assert any("Review the Provider Portal access" in m.subject for m in messages_to(person_of(world.lead).email))
+
+
+def test_pp6_opening_records_one_audit_entry_per_campaign(opened):  # rule PP9
+    world, _ = opened
+    entries = {e.target_id: e for e in Entry.objects.filter(action="review.campaign_opened")}
+    campaigns_made = {str(c.pk): c for c in Campaign.objects.select_related("organisation")}
+    assert set(entries) == set(campaigns_made)
+    for target_id, entry in entries.items():
+        assert entry.organisation_code == campaigns_made[target_id].organisation.code
+        assert json.loads(entry.after)["items"] == campaigns_made[target_id].items.count()
 
 
 def test_pp6_opening_twice_opens_nothing_and_again_after_review_months(opened, clock):
