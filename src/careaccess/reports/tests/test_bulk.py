@@ -162,3 +162,16 @@ def test_bulk_page_is_for_ra_managers(client, world):
 
     sign_in(client, world.auditor)
     assert client.get("/reports/bulk").status_code == 403
+
+
+@pytest.mark.django_db
+def test_cli_moves_with_the_same_lookups_as_the_page(world, clock):  # rule DS17
+    on = (clock.today() + dt.timedelta(days=7)).isoformat()
+    testing.position(world.gp, "Clerk")
+    out = io.StringIO()
+    call_command("bulk", "move-assignments", "--organisation", "GPA01", "--position", "Receptionist", "--to", "Clerk",
+                 "--on", on, "--as", world.manager.person_uid, stdout=out, stderr=io.StringIO())
+    assert "Move everyone in Receptionist (GPA01) to Clerk (GPA01)" in out.getvalue()
+    with pytest.raises(CommandError, match="No organisation has the code NOPE"):
+        call_command("bulk", "move-assignments", "--organisation", "GPA01", "--position", "Receptionist",
+                     "--to", "Clerk", "--to-organisation", "nope", "--on", on, stdout=io.StringIO())

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from careaccess.core import permissions
 from careaccess.core.context import Actor
 from careaccess.core.errors import CareAccessError
-from careaccess.directory.models import Organisation, Person, Position, Service
+from careaccess.directory.models import Person
 from careaccess.reports import bulk
 
 
@@ -74,33 +74,14 @@ class Command(BaseCommand):
             raise CommandError(f"no person has the user id {uid}")
         return permissions.actor_for_person(person)
 
-    def _organisation(self, code: str) -> Organisation:
-        found = Organisation.objects.filter(code=code.strip().upper()).first()
-        if found is None:
-            raise CommandError(f"no organisation has the code {code}")
-        return found
-
-    def _position(self, organisation: Organisation, name: str) -> Position:
-        found = Position.objects.filter(organisation=organisation, name=name.strip()).select_related("organisation").first()
-        if found is None:
-            raise CommandError(f"{organisation.code} has no position named {name}")
-        return found
-
     def _plan(self, actor: Actor, options) -> bulk.Plan:
-        organisation = self._organisation(options["organisation"])
-        operation = options["operation"]
-        if operation == "end-assignments":
-            return bulk.plan_end_assignments(actor, self._position(organisation, options["position"]),
-                                             on=options["on"], reason=options["reason"])
-        if operation == "suspend-accounts":
-            service = Service.objects.filter(code=options["service"].strip()).first()
-            if service is None:
-                raise CommandError(f"no service has the code {options['service']}")
-            return bulk.plan_suspend_accounts(actor, organisation, service, reason=options["reason"])
-        target_org = self._organisation(options["to_organisation"]) if options["to_organisation"] else organisation
-        return bulk.plan_move_assignments(actor, self._position(organisation, options["position"]),
-                                          self._position(target_org, options["to"]), on=options["on"],
-                                          reason=options["reason"])
+        """The page's lookups and checks (`bulk.plan_from`), from the command's options."""
+        fields = {"operation": options["operation"], "organisation": options["organisation"],
+                  "reason": options["reason"]}
+        for name, option in (("position", "position"), ("on", "on"), ("service", "service"), ("target", "to"),
+                             ("target_organisation", "to_organisation")):
+            fields[name] = options.get(option) or ""
+        return bulk.plan_from(actor, fields)
 
     def _preview(self, plan: bulk.Plan) -> None:
         self.console.print(f"{plan.description}: {plan.count} to change.")
