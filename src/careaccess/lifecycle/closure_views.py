@@ -54,15 +54,18 @@ def _typed_date(values: dict[str, str]) -> str | None:
         raise InvalidInput({"on": "Closing date must be a real date, for example 31 3 2027"}) from None
 
 
-def _plan(actor, values: dict[str, str]) -> services.ClosurePlan:
-    """Every wrong field at once: the form's own, then the service's checks."""
+def _submit(actor, values: dict[str, str], step):
+    """The form's values given to `step` (`services.plan_closure` on the first post,
+    `services.record_closure` on confirming: it makes the same checks against the data as it is then,
+    so the confirmation needs no second plan). Every wrong field at once: the form's own, then the
+    service's checks."""
     errors: dict[str, str] = {}
     found: dict[str, object] = {}
-    for field, step in (("organisation", lambda: _organisation(values["organisation"], "organisation")),
+    for field, read in (("organisation", lambda: _organisation(values["organisation"], "organisation")),
                         ("successor", lambda: _organisation(values["successor"], "successor")),
                         ("on", lambda: _typed_date(values))):
         try:
-            found[field] = step()
+            found[field] = read()
         except InvalidInput as exc:
             errors.update(exc.errors)
     if found.get("organisation") is None and "organisation" not in errors:
@@ -71,8 +74,8 @@ def _plan(actor, values: dict[str, str]) -> services.ClosurePlan:
         errors["kind"] = "Select whether the closure is planned or sudden"
     if found.get("organisation") is not None and "kind" not in errors:
         try:
-            return services.plan_closure(actor, found["organisation"], values["kind"] == "sudden", found.get("on"),
-                                         values["confirmation"], found.get("successor"))
+            return step(actor, found["organisation"], values["kind"] == "sudden", found.get("on"),
+                        values["confirmation"], found.get("successor"))
         except InvalidInput as exc:
             errors = {**exc.errors, **errors}
     raise InvalidInput(errors)
@@ -90,11 +93,10 @@ def closures(request):
     errors: dict[str, str] = {}
     if request.method == "POST" and request.POST.get("step") != "change":
         try:
-            plan = _plan(actor, values)
             if request.POST.get("step") != "confirm":
+                plan = _submit(actor, values, services.plan_closure)
                 return render(request, "lifecycle/closure_check.jinja", {"plan": plan, "values": values})
-            closure = services.record_closure(actor, plan.organisation, plan.sudden, plan.closes_on,
-                                              plan.confirmation, plan.successor)
+            closure = _submit(actor, values, services.record_closure)
         except InvalidInput as exc:
             errors = exc.errors
         except Forbidden as exc:

@@ -124,3 +124,21 @@ def test_pp10_closure_pages_are_for_ra_managers_covering_the_organisation(world,
     refused = client.post("/lifecycle/closures", {"organisation": "VN123", "kind": "sudden", "confirmation": "x"})
     assert refused.status_code == 403
     assert Organisation.objects.get(pk=world.provider.pk).status == Organisation.Status.ACTIVE
+
+
+def test_pp10_confirming_records_from_the_form_without_planning_again(world, clock, client, monkeypatch):
+    from careaccess.lifecycle import services
+
+    sign_in(client, person_of(world.ra_manager))
+    form = {"organisation": "VN123", "kind": "sudden", "confirmation": "Appointed administrator, phone then email"}
+    assert client.post("/lifecycle/closures", form).status_code == 200
+
+    def no_second_plan(*args, **kwargs):
+        raise AssertionError("the confirmation step planned the closure again")
+
+    monkeypatch.setattr(services, "plan_closure", no_second_plan)
+    assert client.post("/lifecycle/closures", {**form, "step": "confirm"}).status_code == 302
+    assert Closure.objects.filter(organisation=world.provider).count() == 1
+    # record_closure checks the data as it is on confirming: a second confirmation finds it closed.
+    again = client.post("/lifecycle/closures", {**form, "step": "confirm"})
+    assert again.status_code == 422 and "is already closed" in again.content.decode()
