@@ -1,11 +1,13 @@
 from django.urls import include, path
 
+from careaccess.api import decisions
 from careaccess.api.api import api
 from careaccess.credentials import views as credentials_views
 from careaccess.web import views as web_views
 
 urlpatterns = [
     path("healthz", web_views.healthz, name="healthz"),
+    path("api/v1/decisions", decisions.decide),  # well-formed decisions, ahead of the API (api/decisions.py)
     path("api/v1/", api.urls),
     path("pki/crl.der", credentials_views.crl, name="crl"),
     path("scim/v2/", include("careaccess.interop.scim.urls")),

@@ -372,6 +372,13 @@ def _aware(at: dt.datetime | None) -> dt.datetime | None:
                          "`role`), optionally only through positions at `organisation`, at `at` (default now)? "
                          "Answers allowed or not, with the reason and the assignment that allows it. Not audited.")
 def decide(request, payload: DecisionIn):
+    # A well-formed call is answered by careaccess.api.decisions before it gets here; this
+    # operation documents the endpoint and answers the others (see that module).
+    return answer_decision(_actor(request), payload)
+
+
+def answer_decision(actor: Actor, payload: DecisionIn) -> HttpResponse:
+    """The decision asked in `payload`, as the endpoint's response."""
     errors = {}
     if payload.activity and (payload.service or payload.role):
         errors["activity"] = "ask about an activity, or about a service role, not both"
@@ -385,7 +392,7 @@ def decide(request, payload: DecisionIn):
         errors["service"] = "give the service's code for the role"
     if errors:
         raise InvalidInput(errors)
-    permissions.authorise(_actor(request), "decision.ask")
+    permissions.authorise(actor, "decision.ask")
     decision = decide_lean(
         payload.uid.strip(),
         activity=payload.activity.strip().upper() if payload.activity else None,
