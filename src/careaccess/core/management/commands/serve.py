@@ -4,10 +4,11 @@ No access log by default: formatting and writing a line per request costs the wo
 of an access decision's budget, and the audit trail and request ids already say who changed what.
 `--access-log -` (or CAREACCESS_ACCESS_LOG) turns it on, to standard output or a file.
 
-Each worker (one a core) runs 4 threads by default (gunicorn's gthread worker): a thread waiting on
-PostgreSQL leaves the core to another, and connections are kept alive between requests, so a
-relying service asking decision after decision does not open a TCP connection for each. With
-`--threads 1` the workers are sync ones, which close the connection after every answer.
+Each worker (one a core) runs 4 threads by default (careaccess.core.serve_worker, gunicorn's gthread
+worker keeping a busy connection on its thread): a thread waiting on PostgreSQL leaves the core to
+another, and connections are kept alive between requests, as a relying service's pooled HTTP client
+keeps them, so one asking decision after decision opens no TCP connection for each. With
+`--threads 1` the workers are gunicorn's sync ones, which close the connection after every answer.
 """
 
 import os
@@ -36,6 +37,8 @@ class Command(BaseCommand):
             "--workers", str(options["workers"]),
             "--threads", str(options["threads"]),
         ]
+        if options["threads"] > 1:
+            argv += ["--worker-class", "careaccess.core.serve_worker.LingeringThreadWorker"]
         if options["access_log"]:
             argv += ["--access-logfile", options["access_log"]]
         sys.argv = argv
