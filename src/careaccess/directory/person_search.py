@@ -1,0 +1,212 @@
+"""Finding people, for the staff who work with them, and recording that they were read.
+
+Whom a member of staff may read: the people who hold or held a position at an organisation their
+acting position covers — its own, and its descendants where it oversees others (the scope of the
+reports and of the audit ledger). Access and belonging come only through positions (rule SC8): a
+leaver's card and record stay theirs (SC10), so the sites they worked at still find them; a locum
+is found by each site that holds their position (DS15). People placed nowhere yet are read only by
+those covering every organisation (the registration authority).
+
+What a search takes: a 12-digit user id, a whole email address (any case), or a name — the start
+of the family name, after the start of the given names ("Tay", "Alex Taylor"). Each is one range
+of an index (migration 0002): names and addresses are compared folded to upper case, byte by
+byte, so the people matching a prefix are read in the order they are listed, a page at a time,
+however many people the directory holds.
+
+Every search and every person's page read is an audit ledger entry (rules PP9, PP15), as the
+ledger's own searches are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import CharField, Exists, Func, OuterRef, QuerySet
+
+from careaccess.core import clock, permissions
+from careaccess.core.audit import ledger
+from careaccess.core.context import Actor
+from careaccess.core.errors import InvalidInput
+
+from .models import Assignment, Organisation, Person
+from .rules import is_user_id
+from .selectors import live_assignment_filter
+
+READ = "person.read"
+NAME_PUNCTUATION = frozenset("-'’.")
+MAX_QUERY = 200
+
+
+class Folded(Func):
+    """A name or address as the search indexes hold it: upper case, compared byte by byte."""
+
+    function = "UPPER"
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = self.as_sql(compiler, connection, **extra)
+        return f'({sql} COLLATE "C")', params
+
+
+def fold(text: str) -> str:
+    return text.upper()
+
+
+def _after_prefix(prefix: str) -> str:
+    """The first text after every text starting with `prefix`, in byte (code point) order."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What was typed, understood: by "user ID", "email address" or "name"."""
+
+    by: str
+    text: str
+    given: str = ""
+    family: str = ""
+
+
+def parse(typed: str) -> Query:
+    """The search a typed text asks for; InvalidInput {"q": message} when it cannot be one."""
+    text = " ".join(str(typed or "").split())
+    if not text:
+        raise InvalidInput({"q": "Enter a user ID, a name or an email address"})
+    if len(text) > MAX_QUERY:
+        raise InvalidInput({"q": f"Enter {MAX_QUERY} characters or fewer"})
+    digits = text.replace(" ", "")
+    if digits.isdigit():
+        if not is_user_id(digits):
+            raise InvalidInput({"q": "A user ID has 12 digits, like 123456789012"})
+        return Query("user ID", digits)
+    if "@" in text:
+        try:
+            validate_email(text)
+        except ValidationError:
+            raise InvalidInput({"q": "Enter the whole email address, like firstname.lastname@nhs.net"}) from None
+        return Query("email address", text)
+    words = text.split(" ")
+    if not all(any(c.isalpha() for c in word) and all(c.isalpha() or c in NAME_PUNCTUATION for c in word)
+               for word in words):
+        raise InvalidInput({"q": "A name has letters, spaces, hyphens and apostrophes only"})
+    return Query("name", text, given=" ".join(words[:-1]), family=words[-1])
+
+
+def covered_organisations(actor: Actor, action: str = READ) -> set[int] | None:
+    """The ids of the organisations where the actor may take `action`; None for every one."""
+    ids = permissions.covered_organisation_ids(actor, permissions.ACTIONS[action])
+    if ids is not None and len(ids) >= Organisation.objects.count():
+        return None
+    return ids
+
+
+def _placed_in(ids: set[int]) -> Exists:
+    return Exists(Assignment.objects.filter(person_id=OuterRef("pk"), position__organisation_id__in=ids))
+
+
+def matching(actor: Actor, query: Query) -> QuerySet[Person]:
+    """The people the actor may read who match, in the order of the name index."""
+    permissions.authorise(actor, READ)
+    people = Person.objects.alias(family_key=Folded("family_name"), given_key=Folded("given_name"))
+    if query.by == "user ID":
+        people = people.filter(uid=query.text)
+    elif query.by == "email address":
+        people = people.alias(email_key=Folded("email")).filter(email_key=fold(query.text))
+    else:
+        family = fold(query.family)
+        people = people.filter(family_key__gte=family, family_key__lt=_after_prefix(family))
+        if query.given:
+            given = fold(query.given)
+            people = people.filter(given_key__gte=given, given_key__lt=_after_prefix(given))
+    ids = covered_organisations(actor)
+    if ids is not None:
+        people = people.filter(_placed_in(ids))
+    return people.order_by("family_key", "given_key", "id")
+
+
+@dataclass
+class Result:
+    """One page of people; `positions` maps each one's id to their live positions' labels."""
+
+    query: Query
+    people: list[Person]
+    positions: dict[int, list[str]]
+    page: int
+    size: int
+    has_next: bool
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.size + 1
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.people) - 1
+
+
+def live_positions(people: list[Person]) -> dict[int, list[str]]:
+    rows = (Assignment.objects.filter(live_assignment_filter(clock.today()), person__in=people)
+            .select_related("position__organisation").order_by("starts_on", "id"))
+    result: dict[int, list[str]] = {}
+    for a in rows:
+        organisation = a.position.organisation
+        result.setdefault(a.person_id, []).append(f"{a.position.name}, {organisation.name} ({organisation.code})")
+    return result
+
+
+def search(actor: Actor, typed: str, *, page: int = 1, size: int) -> Result:
+    """One page of the people matching `typed` (no total: a page stays fast on a national directory),
+    recorded in the ledger with the user ids it showed."""
+    query = parse(typed)
+    page = max(1, page)
+    found = list(matching(actor, query)[(page - 1) * size: page * size + 1])
+    people = found[:size]
+    record_search(actor, query, [p.uid for p in people])
+    return Result(query, people, live_positions(people), page, size, has_next=len(found) > size)
+
+
+@transaction.atomic
+def record_search(actor: Actor, query: Query, shown: list[str]) -> None:
+    acting = permissions.authorise(actor, READ)
+    ledger.record("person.searched", actor=acting, target_type="person", target_id="search",
+                  after={"by": query.by, "query": query.text, "shown": shown})
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A person the actor may read, the actor acting in the position that allows it, and the
+    organisation through which it does (None for a person placed nowhere)."""
+
+    person: Person
+    acting: Actor
+    organisation: Organisation | None
+
+
+def reading(actor: Actor, person: Person, action: str = READ) -> Reading | None:
+    """May the actor take `action` (person.read, audit.read, ...) about this person: at one of the
+    organisations where they hold or held a position, or anywhere when they were never placed?"""
+    organisations = list(Organisation.objects.filter(positions__assignments__person=person).distinct().order_by("id"))
+    for organisation in organisations:
+        if permissions.can(actor, action, organisation):
+            return Reading(person, permissions.authorise(actor, action, organisation), organisation)
+    if not organisations and covered_organisations(actor, action) is None:
+        return Reading(person, permissions.authorise(actor, action), None)
+    return None
+
+
+@transaction.atomic
+def read_person(actor: Actor, uid: str) -> Reading | None:
+    """The person with this user id when the actor may read them, the read recorded; None when there
+    is no such person or they are outside the actor's scope (not told apart: a reader learns nothing
+    about the people they may not read)."""
+    uid = str(uid or "").strip()
+    person = Person.objects.filter(uid=uid).first() if is_user_id(uid) else None
+    found = reading(actor, person) if person is not None else None
+    if found is not None:
+        ledger.record("person.viewed", actor=found.acting, target_type="person", target_id=person.uid,
+                      person_uid=person.uid,
+                      organisation_code=found.organisation.code if found.organisation else None)
+    return found
