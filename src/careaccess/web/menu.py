@@ -107,7 +107,7 @@ def action_name(action: str) -> str:
 # action -> the URL name of its page, once that page exists.
 ACTION_PAGES: dict[str, str] = {
     "organisation.read": "directory:organisations",
-    "person.read": "directory:people",
+    "person.read": "web:people",
     "position.read": "directory:positions",
     "service.read": "directory:services",
     "audit.read": "audit:ledger",
