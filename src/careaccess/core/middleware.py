@@ -19,7 +19,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        incoming = request.headers.get("X-Request-ID", "")
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")  # not request.headers: it parses every header
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else new_request_id()
         request.request_id = request_id
         with request_scope(request_id):
