@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from careaccess.core import clock, permissions
+from careaccess.core import clock, permissions, sql
 from careaccess.core.audit import ledger
 from careaccess.core.context import Actor, current_request_id
 from careaccess.core.errors import CareAccessError, Forbidden, InvalidInput, NotFound
@@ -29,10 +29,11 @@ def bearer(request) -> str:
 
 
 def scopes_of(actor: Actor) -> frozenset[str]:
+    """Read on every SCIM and FHIR request: plain SQL, prepared (core.sql), not the ORM."""
     if actor.token_id is None:
         return frozenset()
-    row = ClientScope.objects.filter(token_id=actor.token_id).only("scopes").first()
-    return row.scope_set() if row else frozenset()
+    rows = sql.fetchall("SELECT scopes FROM interop_clientscope WHERE token_id = %s", [actor.token_id])
+    return ClientScope(scopes=rows[0][0]).scope_set() if rows else frozenset()
 
 
 def authenticate_with_scope(request, scope: str) -> Actor:

@@ -122,6 +122,8 @@ def _pick(container: dict, name: str):
 
 
 def project(doc: dict, resource, attributes: list[str], excluded: list[str]) -> dict:
+    if not attributes and not excluded:
+        return doc
     if attributes:
         out = {"schemas": [resource.core], "id": doc["id"]}
         for path in attributes:
@@ -261,21 +263,36 @@ def _paging(params: dict) -> tuple[int, int]:
     return start, count
 
 
-def _uids(resource, obj) -> list[str]:
-    return resource.uids(obj) if hasattr(resource, "uids") else [resource.uid(obj)]
+def _window(resource, queryset, start: int, count: int) -> tuple[list, int]:
+    """The page's rows and totalResults. One row more than the page is read: when it is not there,
+    the matches end inside this window and their number is known without a COUNT (a `userName eq`
+    lookup is then one query, whatever `count` the client sends)."""
+    rows = resource.fetch(queryset[start - 1:start + count]) if count else []
+    if rows and len(rows) <= count:
+        return rows, start - 1 + len(rows)
+    if not rows and start == 1 and count:
+        return rows, 0
+    return rows[:count], queryset.count()
+
+
+def _document(resource, resource_id: str, base: str) -> tuple[dict, list[str]]:
+    """(document, user ids shown) of one resource, read like a page of one."""
+    found = resource.documents(resource.fetch(resource.queryset().filter(resource.match(resource_id))), base)
+    if not found:
+        raise ScimError(404, None, f"no {resource.name} has the id {resource_id}")
+    return found[0]
 
 
 def _query(request, resource, params: dict) -> HttpResponse:
     actor = _reader(request, resource)
     queryset = _filtered(resource, params)
     start, count = _paging(params)
-    page = list(queryset[start - 1:start - 1 + count]) if count else []
-    # A first page that is not full holds every match: no separate COUNT (the lookup hot path).
-    total = len(page) if start == 1 and 0 < len(page) < count else queryset.count()
+    rows, total = _window(resource, queryset, start, count)
     base = _base(request)
     attributes, excluded = _split(params.get("attributes")), _split(params.get("excludedAttributes"))
-    items = [project(resource.render(obj, base), resource, attributes, excluded) for obj in page]
-    access.log_read(request, actor, "scim", [u for obj in page for u in _uids(resource, obj)])
+    documents = resource.documents(rows, base)
+    items = [project(doc, resource, attributes, excluded) for doc, _ in documents]
+    access.log_read(request, actor, "scim", [u for _, uids in documents for u in uids])
     return _json(200, {"schemas": [schema.LIST], "totalResults": total, "startIndex": start,
                        "itemsPerPage": len(items), "Resources": items})
 
@@ -289,7 +306,13 @@ def _search_params(request) -> dict:
 
 # --- writes, shared by the endpoints and Bulk ---
 
-def _if_match(header: str | None, doc: dict) -> None:
+def _if_match(header: str | None, resource, resource_id: str, base: str) -> None:
+    """Refuse (412) a write whose If-Match names another version of the locked resource."""
+    if header and header.strip() != "*":
+        _check_version(header, _document(resource, resource_id, base)[0])
+
+
+def _check_version(header: str | None, doc: dict) -> None:
     if not header or header.strip() == "*":
         return
     current = doc["meta"]["version"]
@@ -301,15 +324,15 @@ def _if_match(header: str | None, doc: dict) -> None:
 def do_create(actor, resource, body, base) -> dict:
     with transaction.atomic():
         obj = resource.create(actor, body, base)
-    return resource.render(resource.get(str(obj.uid if resource.name == "User" else obj.id)), base)
+    return _document(resource, str(obj.uid if resource.name == "User" else obj.id), base)[0]
 
 
 def do_replace(actor, resource, resource_id, body, base, if_match=None) -> dict:
     with transaction.atomic():
         obj = resource.get(resource_id, lock=True)
-        _if_match(if_match, resource.render(obj, base))
+        _if_match(if_match, resource, resource_id, base)
         resource.replace(actor, obj, body, base)
-    return resource.render(resource.get(resource_id), base)
+    return _document(resource, resource_id, base)[0]
 
 
 def do_patch(actor, resource, resource_id, body, base, if_match=None) -> dict:
@@ -318,18 +341,18 @@ def do_patch(actor, resource, resource_id, body, base, if_match=None) -> dict:
     operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
     with transaction.atomic():
         obj = resource.get(resource_id, lock=True)
-        current = resource.render(obj, base)
-        _if_match(if_match, current)
+        current = _document(resource, resource_id, base)[0]
+        _check_version(if_match, current)
         current.pop("meta", None)
         patched = resource.patcher.apply(current, operations)
         resource.replace(actor, obj, patched, base)
-    return resource.render(resource.get(resource_id), base)
+    return _document(resource, resource_id, base)[0]
 
 
 def do_delete(actor, resource, resource_id, base, if_match=None) -> None:
     with transaction.atomic():
         obj = resource.get(resource_id, lock=True)
-        _if_match(if_match, resource.render(obj, base))
+        _if_match(if_match, resource, resource_id, base)
         resource.delete(actor, obj)
 
 
@@ -383,10 +406,10 @@ def root_search(request):
         if offset >= total:
             offset -= total
             continue
-        page = list(queryset[offset:offset + wanted])
-        offset, wanted = 0, wanted - len(page)
-        items.extend(project(resource.render(obj, base), resource, attributes, excluded) for obj in page)
-        uids.extend(u for obj in page for u in _uids(resource, obj))
+        documents = resource.documents(resource.fetch(queryset[offset:offset + wanted]), base)
+        offset, wanted = 0, wanted - len(documents)
+        items.extend(project(doc, resource, attributes, excluded) for doc, _ in documents)
+        uids.extend(u for _, shown in documents for u in shown)
     access.log_read(request, actor, "scim", uids)
     return _json(200, {"schemas": [schema.LIST], "totalResults": sum(totals), "startIndex": start,
                        "itemsPerPage": len(items), "Resources": items})
@@ -399,9 +422,7 @@ def item(request, kind, resource_id):
     if_match = request.META.get("HTTP_IF_MATCH")
     if request.method == "GET":
         actor = _reader(request, resource)
-        obj = resource.get(resource_id)
-        doc = resource.render(obj, base)
-        uids = resource.uids(obj) if hasattr(resource, "uids") else [resource.uid(obj)]
+        doc, uids = _document(resource, resource_id, base)
         access.log_read(request, actor, "scim", uids)
         if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
         if if_none_match and doc["meta"]["version"] in [t.strip() for t in if_none_match.split(",")]:
