@@ -74,6 +74,18 @@ def test_verify_shows_a_progress_bar_on_big_ledgers(monkeypatch):
     assert "intact" in out
 
 
+@pytest.mark.parametrize("option", ["--workers", "--batch"])
+def test_verify_refuses_fewer_than_one_worker_or_entry_per_batch(option):
+    err = fails("verify", option, "0")
+    assert err.returncode == 2 and f"{option} must be 1 or more" in str(err)
+
+
+def test_verify_with_workers_names_how_many_checked():
+    ensure(5)
+    data = json.loads(run("verify", "--json", "--workers", "2")[0])
+    assert data["ok"] is True and data["workers"] == 1  # inside the test's transaction: this process alone
+
+
 def test_checkpoint_prints_the_signed_checkpoint():
     ensure(2)
     cp = json.loads(run("checkpoint")[0])

@@ -306,7 +306,7 @@ def test_rows_the_database_formats_differently_are_rechecked_in_python(monkeypat
 
     def differently():
         sql_text = real()
-        return sql_text.replace(" || ']'", " || ' ]'")
+        return sql_text.replace(", prev_hash, leaf_hash FROM", " || ' ', prev_hash, leaf_hash FROM")
 
     monkeypatch.setattr(v, "_leaf_text_sql", differently)
     result = v.verify()
@@ -370,3 +370,147 @@ def test_a_deleted_head_row_is_reported(ledger_of_some):
     sql("DELETE FROM audit_head")
     result = v.verify()
     assert not result.ok and result.problem.kind == v.HEAD
+
+
+# --- ranges checked side by side: the joins --------------------------------------------------
+
+SPAN = 8  # a tiny range, so a test ledger has many joins
+JOINS = ["first", "last_of_a_range", "first_of_a_range", "second_of_a_range", "last"]
+
+
+def _join_position(where: str, n: int) -> int:
+    join = (n // 2) // SPAN * SPAN  # a range boundary in the middle of the ledger
+    return {"first": 0, "last_of_a_range": join - 1, "first_of_a_range": join, "second_of_a_range": join + 1,
+            "last": n - 1}[where]
+
+
+def _tamper(kind: str, k: int) -> tuple[str, int]:
+    """Edit, remove, insert before or swap with the next entry k; the finding one pass names."""
+    if kind == "edit":
+        drop_triggers()
+        sql("UPDATE audit_entry SET reason = %s WHERE " + q("index") + " = %s", ["nothing to see", k])
+        return v.EDITED, k
+    if kind == "remove":
+        drop_triggers()
+        sql("DELETE FROM audit_entry WHERE " + q("index") + " = %s", [k])
+        return v.REMOVED, k
+    if kind == "insert":
+        prev = row(k - 1)["leaf_hash"] if k else GENESIS
+        template = row(k)
+        drop_triggers()
+        shift_up_from(k)
+        insert_row(forge_at(k, prev, template))
+        return v.INSERTED, k
+    drop_triggers()  # reorder: swap k and k + 1
+    move(k, -5)
+    move(k + 1, k)
+    move(-5, k + 1)
+    return v.CHAIN_BREAK, k
+
+
+def _same(a: v.Problem | None, b: v.Problem | None) -> bool:
+    return (a.kind, a.index, a.message) == (b.kind, b.index, b.message) if a and b else a is b
+
+
+@pytest.mark.parametrize("where", JOINS)
+@pytest.mark.parametrize("kind", ["edit", "remove", "insert", "reorder"])
+def test_the_first_bad_entry_is_named_exactly_on_either_side_of_a_join(ledger_of_some, kind, where):  # rule PP9
+    n = size()
+    k = _join_position(where, n)
+    if kind == "reorder":
+        k = min(k, n - 2)
+    expected_kind, expected_index = _tamper(kind, k)
+    ranged = v.verify(span=SPAN)
+    assert not ranged.ok
+    assert (ranged.problem.kind, ranged.problem.index) == (expected_kind, expected_index)
+    assert _same(ranged.problem, v.verify().problem)  # what one range (one pass) reports, word for word
+
+
+@pytest.mark.parametrize("span", [1, 2, SPAN, 1 << 20])
+def test_any_span_gives_the_same_result(ledger_of_some, span):
+    whole = v.verify()
+    ranged = v.verify(span=span, batch=3)
+    assert ranged.ok and whole.ok, ranged.problem
+    assert (ranged.size, ranged.root, ranged.checkpoints_checked, ranged.nodes_checked) == (
+        whole.size, whole.root, whole.checkpoints_checked, whole.nodes_checked)
+
+
+def test_a_span_that_is_not_a_power_of_two_is_refused():
+    with pytest.raises(ValueError, match="power of two"):
+        v.verify(span=6)
+
+
+@pytest.fixture
+def checkpoint_at_a_join():
+    """A checkpoint whose tree size is a range boundary, and entries after it."""
+    append(2, tag="join")
+    n = ensure(3 * SPAN)
+    append(-n % SPAN, tag="to-join")
+    cp = checkpoints.make_checkpoint()
+    assert cp.tree_size % SPAN == 0
+    append(3, tag="after-join")
+    return cp
+
+
+@pytest.mark.parametrize("offset", [-1, 0])
+def test_an_insert_at_a_checkpoint_on_a_join_is_named_before_the_checkpoint(checkpoint_at_a_join, offset):
+    k = checkpoint_at_a_join.tree_size + offset
+    expected = _tamper("insert", k)
+    ranged = v.verify(span=SPAN)
+    assert (ranged.problem.kind, ranged.problem.index) == expected
+    assert _same(ranged.problem, v.verify().problem)
+
+
+def test_a_rewrite_before_a_checkpoint_on_a_join_is_caught_by_it(checkpoint_at_a_join):  # rule PP9
+    s = checkpoint_at_a_join.tree_size
+    drop_triggers()
+    # Rewrite the last SPAN entries before the checkpoint, each with its hash and chained on, and
+    # the chain after them: only the signed root at s can tell.
+    leaves = [bytes.fromhex(h) for (h,) in sql(f"SELECT leaf_hash FROM audit_entry WHERE {q('index')} < %s "
+                                               f"ORDER BY {q('index')}", [s - SPAN])]
+    prev = leaves[-1].hex()
+    for index in range(s - SPAN, size()):
+        values = row(index)
+        if index < s:
+            values["reason"] = "rewritten"
+        values["prev_hash"] = prev
+        prev = leaf_of(values)
+        sql(f"UPDATE audit_entry SET reason = %s, prev_hash = %s, leaf_hash = %s WHERE {q('index')} = %s",
+            [values["reason"], values["prev_hash"], prev, index])
+        leaves.append(bytes.fromhex(prev))
+    frontier = merkle.Frontier.from_leaves(leaves)
+    Head.objects.filter(id=1).update(last_hash=prev, frontier=",".join(h.hex() for h in frontier.to_list()))
+    ranged = v.verify(span=SPAN, check_nodes=False)
+    assert ranged.problem.kind == v.CHECKPOINT and ranged.problem.checkpoint_id == checkpoint_at_a_join.id
+    assert _same(ranged.problem, v.verify(check_nodes=False).problem)
+
+
+def test_an_altered_node_above_the_ranges_is_found(ledger_of_some):
+    n = size()
+    level = (n // (2 * SPAN)).bit_length() + SPAN.bit_length() - 1  # above one range, below the top
+    level = min(level, n.bit_length() - 1)
+    key = sql(f"SELECT MIN({q('key')}) FROM audit_node WHERE {q('key')} >= %s", [level << 48])[0][0]
+    assert key >> 48 > SPAN.bit_length() - 1
+    drop_triggers()
+    sql(f"UPDATE audit_node SET hash = %s WHERE {q('key')} = %s", ["cd" * 32, key])
+    result = v.verify(span=SPAN)
+    assert result.problem.kind == v.NODE
+    assert v.verify(span=SPAN, check_nodes=False).ok
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_ranges_checked_in_worker_processes_give_the_same_result():
+    """Outside a transaction the ranges go to processes with their own connections (committed
+    entries only: the ledger is never emptied, so these stay, as valid entries)."""
+    append(2, tag="workers")
+    ensure(5 * SPAN)
+    checkpoints.make_checkpoint()
+    seen = []
+    alone = v.verify(span=SPAN, workers=1)
+    side_by_side = v.verify(span=SPAN, workers=2, progress=seen.append)
+    assert alone.ok and side_by_side.ok, side_by_side.problem
+    assert side_by_side.workers == 2 and alone.workers == 1
+    assert sum(seen) == side_by_side.size
+    assert (side_by_side.size, side_by_side.root, side_by_side.checkpoints_checked, side_by_side.nodes_checked) == (
+        alone.size, alone.root, alone.checkpoints_checked, alone.nodes_checked)

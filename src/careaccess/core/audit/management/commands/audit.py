@@ -3,7 +3,7 @@
 Exit codes: 0 ok; 1 verification failed (tampered ledger, forged or foreign signature, a
 checkpoint older than the one held); 2 bad input (unknown entry or checkpoint, malformed file).
 
-    careaccess audit verify [--no-nodes] [--json]
+    careaccess audit verify [--no-nodes] [--json] [--workers N]
     careaccess audit checkpoint
     careaccess audit prove ENTRY [--checkpoint ID]
     careaccess audit consistency OLD [NEW] [--by-size]
@@ -44,6 +44,8 @@ class Command(BaseCommand):
         p.add_argument("--no-nodes", action="store_true", help="skip comparing the stored Merkle nodes")
         p.add_argument("--json", action="store_true", help="print the result as JSON")
         p.add_argument("--batch", type=int, default=20_000, help="entries per query")
+        p.add_argument("--workers", type=int, default=None,
+                       help="processes checking ranges of the ledger side by side (default: one per core)")
         p.add_argument("--public-key", dest="public_key", help="check checkpoint signatures with this PEM public key")
 
         sub.add_parser("checkpoint", help="sign the current tree size and root now; print the checkpoint JSON")
@@ -86,11 +88,15 @@ class Command(BaseCommand):
     def do_verify(self, options):
         from careaccess.core.audit.verify import verify
 
+        for name in ("batch", "workers"):
+            if options[name] is not None and options[name] < 1:
+                raise CommandError(f"--{name} must be 1 or more, not {options[name]}", returncode=BAD_INPUT)
         progress = _Progress(self.stderr._out if hasattr(self.stderr, "_out") else sys.stderr)
         try:
             result = verify(
                 check_nodes=not options["no_nodes"],
                 batch=options["batch"],
+                workers=options["workers"],
                 progress=progress.advance,
                 total_hint=progress.start,
                 public_key_pem=_read(options["public_key"], "public key") if options["public_key"] else None,
