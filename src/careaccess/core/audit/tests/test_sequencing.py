@@ -120,3 +120,14 @@ def test_a_negative_index_with_hashes_is_not_a_pending_entry(monkeypatch):
         )
     result = v.verify()
     assert result.problem.kind == v.INSERTED
+
+
+def test_only_pending_entries_enter_the_pending_index():
+    """The look for pending entries reads a partial index (migration 0003), not the dead primary-key
+    entries that placements leave below index 0."""
+    [(definition,)] = sql("SELECT indexdef FROM pg_indexes WHERE indexname = 'audit_entry_pending'")
+    assert "WHERE ((leaf_hash)::text = ''::text)" in definition
+    _pending(1)
+    assert sequencing.pending()
+    sequencing.sequence()
+    assert not sequencing.pending()
