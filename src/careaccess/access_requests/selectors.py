@@ -28,33 +28,11 @@ def _base() -> QuerySet[AccessRequest]:
     )
 
 
-def covered_organisation_ids(actor: Actor, capabilities) -> set[int] | None:
-    """The organisations where the actor holds one of `capabilities` (with the descendants of an
-    overseeing organisation); None means every organisation (the system actor)."""
-    if actor.kind == "system":
-        return None
-    if actor.kind != "person" or actor.person_id is None:
-        return set()
-    wanted = set(capabilities)
-    ids: set[int] = set()
-    overseeing: set[int] = set()
-    for grant in permissions.grants(actor.person_id, actor.assignment_id):
-        if grant.capabilities & wanted:
-            ids.add(grant.organisation_id)
-            if grant.oversees_descendants:
-                overseeing.add(grant.organisation_id)
-    frontier = overseeing
-    while frontier:  # one query per level of the organisation tree
-        frontier = set(Organisation.objects.filter(parent_id__in=frontier).values_list("id", flat=True)) - ids
-        ids |= frontier
-    return ids
-
-
 def _authoriser_queue(actor: Actor) -> Q:
     """Submitted authoriser-route requests the actor may validate and validated requests the actor
     may approve (rules.validator_capabilities / approver_capabilities, as set-based filters)."""
     def at(capability: str) -> Q:
-        ids = covered_organisation_ids(actor, [capability])
+        ids = permissions.covered_organisation_ids(actor, [capability])
         return Q() if ids is None else Q(organisation_id__in=ids)
 
     gp = Q(organisation__kind=Organisation.Kind.GP_PRACTICE)
@@ -90,15 +68,17 @@ def queue(actor: Actor, name: str = "organisation", *, state: str | None = None,
     if name == "mine":
         qs = qs.filter(raised_by_id=actor.person_id) if actor.person_id else qs.none()
     elif name == "organisation":
-        qs = _within(qs, covered_organisation_ids(actor, permissions.ACTIONS["request.read"]))
+        qs = _within(qs, permissions.covered_organisation_ids(actor, permissions.ACTIONS["request.read"]))
     elif name == "desk":
-        qs = _within(qs.filter(state=State.SUBMITTED, route=rules.DESK), covered_organisation_ids(actor, ["service_desk"]))
+        qs = _within(qs.filter(state=State.SUBMITTED, route=rules.DESK),
+                     permissions.covered_organisation_ids(actor, ["service_desk"]))
     elif name == "authoriser":
         qs = qs.filter(_authoriser_queue(actor))
         if actor.person_id:  # DS5: never their own requests, nor requests about themselves
             qs = qs.exclude(raised_by_id=actor.person_id).exclude(subject_id=actor.person_id)
     elif name == "back_office":
-        qs = _within(qs.filter(state=State.APPROVED), covered_organisation_ids(actor, permissions.ACTIONS["request.fulfil"]))
+        qs = _within(qs.filter(state=State.APPROVED),
+                     permissions.covered_organisation_ids(actor, permissions.ACTIONS["request.fulfil"]))
     if state:
         qs = qs.filter(state=state)
     if kind:

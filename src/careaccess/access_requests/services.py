@@ -54,28 +54,10 @@ def central_team_email() -> str:
 
 def acting_as(actor: Actor, action: str, organisation: Organisation, capabilities: Iterable[str] | None = None,
               *, doing: str = "") -> Actor:
-    """`permissions.authorise` narrowed to `capabilities` (the route's, the service policy's): the
-    actor as it acts, in the granting position, or Forbidden naming what is needed."""
-    allowed = set(permissions.ACTIONS[action])
-    needed = allowed & set(capabilities) if capabilities is not None else allowed
-    if actor.kind == "system":
-        return permissions.authorise(actor, action)
-    if actor.kind == "person" and actor.person_id is not None:
-        for grant in permissions.grants(actor.person_id, actor.assignment_id):
-            if grant.capabilities & needed and permissions.covers(grant, organisation):
-                return dataclasses.replace(actor, assignment_id=grant.assignment_id,
-                                           position_label=grant.position_label)
-    wanted = " or ".join(sorted(c.replace("_", " ") for c in needed)) or "a capability nobody has here"
-    raise Forbidden(f"{actor.label} may not {doing or action.replace('request.', '').replace('_', ' ')} requests "
-                    f"for {organisation.name} ({organisation.code}): that needs a live position there as {wanted}")
-
-
-def holds(actor: Actor, capabilities: Iterable[str], organisation: Organisation) -> bool:
-    if actor.kind != "person" or actor.person_id is None:
-        return False
-    wanted = set(capabilities)
-    return any(g.capabilities & wanted and permissions.covers(g, organisation)
-               for g in permissions.grants(actor.person_id, actor.assignment_id))
+    """`permissions.authorise` narrowed to `capabilities` (the route's, the service policy's), its
+    refusal worded for requests ("may not validate requests for ...")."""
+    doing = doing or action.removeprefix("request.").replace("_", " ")
+    return permissions.authorise(actor, action, organisation, capabilities=capabilities, doing=f"{doing} requests")
 
 
 def _staff_code(capability: str) -> str:
@@ -556,7 +538,7 @@ def _timescale(service: Service | None) -> str:
 # --- raising ---
 
 def _central_staff(actor: Actor, organisation: Organisation) -> bool:
-    return holds(actor, ("ra_agent", "ra_manager", "local_administrator"), organisation)
+    return permissions.holds(actor, ("ra_agent", "ra_manager", "local_administrator"), organisation)
 
 
 @transaction.atomic
@@ -581,7 +563,7 @@ def raise_request(actor: Actor, *, kind: str, organisation: Organisation, servic
                 raise Forbidden("a new provider's lead correspondent is confirmed and requested by trained central "
                                 "staff (rule PP11)")
             onboards = True
-        elif actor.kind != "system" and not holds(actor, ("lead_correspondent",), organisation):
+        elif actor.kind != "system" and not permissions.holds(actor, ("lead_correspondent",), organisation):
             # PP3: only the provider's lead correspondent requests accounts and permission changes.
             raise Forbidden(f"only {organisation.name}'s lead correspondent raises requests for it (rule PP3)")
     # DS4 / DS6: without sponsorship from the organisation nothing is created or changed for it.
@@ -591,7 +573,7 @@ def raise_request(actor: Actor, *, kind: str, organisation: Organisation, servic
             raise Conflict(f"{organisation.name} has no sponsor: nothing can be created or changed for it until it "
                            f"appoints one (rule DS4); only applicants on a professional register can be sponsored "
                            f"centrally (rule DS6)")
-        if not (actor.kind == "system" or holds(actor, ("ra_agent", "ra_manager"), organisation)):
+        if not (actor.kind == "system" or permissions.holds(actor, ("ra_agent", "ra_manager"), organisation)):
             raise Forbidden("central sponsorship of a registered professional is requested by the registration "
                             "authority (rule DS6)")
         centrally = True

@@ -61,7 +61,7 @@ BATCH_SESSION = "careaccess.requests.batches"
 
 
 def _raisable_organisations(actor):
-    ids = selectors.covered_organisation_ids(actor, permissions.ACTIONS["request.raise"])
+    ids = permissions.covered_organisation_ids(actor, permissions.ACTIONS["request.raise"])
     qs = Organisation.objects.exclude(status=Organisation.Status.CLOSED).order_by("name", "code")
     return list(qs if ids is None else qs.filter(id__in=ids))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Iterable
 
 from django.conf import settings
 
@@ -169,14 +170,55 @@ def covers(grant: Grant, organisation) -> bool:
     return any(parent.id == grant.organisation_id for parent in ancestors(organisation))
 
 
-def find_grant(actor: Actor, action: str, organisation=None) -> Grant | None:
-    needed = ACTIONS.get(action)
-    if needed is None or actor.kind != "person" or actor.person_id is None:
+def needed(action: str, capabilities: Iterable[str] | None = None) -> frozenset[str]:
+    """The capabilities allowing the action, narrowed to `capabilities` when a route or a service
+    policy names who may do it (an unknown action: none)."""
+    allowed = frozenset(ACTIONS.get(action, ()))
+    return allowed if capabilities is None else allowed & frozenset(capabilities)
+
+
+def _holding_grant(actor: Actor, wanted: frozenset[str], organisation) -> Grant | None:
+    if not wanted or actor.kind != "person" or actor.person_id is None:
         return None
     for grant in grants(actor.person_id, actor.assignment_id):
-        if grant.capabilities.intersection(needed) and covers(grant, organisation):
+        if grant.capabilities & wanted and covers(grant, organisation):
             return grant
     return None
+
+
+def find_grant(actor: Actor, action: str, organisation=None, capabilities: Iterable[str] | None = None) -> Grant | None:
+    return _holding_grant(actor, needed(action, capabilities), organisation)
+
+
+def holds(actor: Actor, capabilities: Iterable[str], organisation=None) -> bool:
+    """Does a person hold one of `capabilities` at the organisation (their own position or one
+    overseeing it)? A capability, not an action: the system actor and services hold none."""
+    return _holding_grant(actor, frozenset(capabilities), organisation) is not None
+
+
+def covered_organisation_ids(actor: Actor, capabilities: Iterable[str]) -> set[int] | None:
+    """The organisations where the actor holds one of `capabilities` (with the descendants of an
+    overseeing organisation): the set-based form of `holds`, for filtering lists. None means every
+    organisation (the system actor)."""
+    from careaccess.directory.models import Organisation
+
+    if actor.kind == "system":
+        return None
+    if actor.kind != "person" or actor.person_id is None:
+        return set()
+    wanted = set(capabilities)
+    ids: set[int] = set()
+    overseeing: set[int] = set()
+    for grant in grants(actor.person_id, actor.assignment_id):
+        if grant.capabilities & wanted:
+            ids.add(grant.organisation_id)
+            if grant.oversees_descendants:
+                overseeing.add(grant.organisation_id)
+    frontier = overseeing
+    while frontier:  # one query per level of the organisation tree
+        frontier = set(Organisation.objects.filter(parent_id__in=frontier).values_list("id", flat=True)) - ids
+        ids |= frontier
+    return ids
 
 
 def can(actor: Actor, action: str, organisation=None) -> bool:
@@ -187,17 +229,22 @@ def can(actor: Actor, action: str, organisation=None) -> bool:
     return find_grant(actor, action, organisation) is not None
 
 
-def authorise(actor: Actor, action: str, organisation=None) -> Actor:
-    """Allow the action or raise Forbidden. Returns the actor as it acts: in the granting position."""
+def authorise(actor: Actor, action: str, organisation=None, *, capabilities: Iterable[str] | None = None,
+              doing: str = "") -> Actor:
+    """Allow the action or raise Forbidden. Returns the actor as it acts: in the granting position.
+    `capabilities` narrows the action's to those a route or service policy names; `doing` words the
+    refusal ("validate requests") where the action's name would not read well."""
     if actor.kind == "system" and action in ACTIONS:
         return actor
     if actor.kind == "service" and action in SERVICE_ACTIONS:
         return actor
-    grant = find_grant(actor, action, organisation)
+    wanted = needed(action, capabilities)
+    grant = _holding_grant(actor, wanted, organisation)
     if grant is None:
         where = f" for {organisation.name} ({organisation.code})" if organisation is not None else ""
-        raise Forbidden(f"{actor.label} may not {action.replace('.', ' ').replace('_', ' ')}{where}: "
-                        f"none of their live positions carries the activity it needs")
+        roles = " or ".join(sorted(c.replace("_", " ") for c in wanted)) or "a capability nobody has here"
+        raise Forbidden(f"{actor.label} may not {doing or action.replace('.', ' ').replace('_', ' ')}{where}: "
+                        f"that needs a live position{' there' if organisation is not None else ''} as {roles}")
     return dataclasses.replace(actor, assignment_id=grant.assignment_id, position_label=grant.position_label)
 
 

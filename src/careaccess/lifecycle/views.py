@@ -114,7 +114,7 @@ def reviews(request):
     actor = request.actor
     mine = list(campaigns.campaigns_for(actor)[:200])
     escalated = []
-    if permissions.find_grant(actor, "review.decide_escalated") is not None or actor.kind == "system":
+    if permissions.can(actor, "review.decide_escalated"):
         escalated = [c for c in campaigns.progress_by_organisation().filter(state=Campaign.State.ESCALATED)[:200]
                      if campaigns.may_decide(actor, c)]
     return render(request, "lifecycle/reviews.jinja", {"mine": mine, "escalated": escalated})

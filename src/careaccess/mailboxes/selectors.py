@@ -16,20 +16,9 @@ from .models import Application, Mailbox, SharedMailbox
 
 def administered_sponsors(actor: Actor, action: str = "mailbox.assess") -> list[Organisation]:
     """The sponsoring organisations this actor administers (NM6)."""
-    if actor.kind == "system":
-        return list(Organisation.objects.all())
-    ids = {g.organisation_id for g in permissions.grants(actor.person_id, actor.assignment_id)
-           if g.capabilities & set(permissions.ACTIONS[action])} if actor.person_id else set()
-    direct = list(Organisation.objects.filter(id__in=ids))
-    result = set(direct)
-    for org in direct:
-        if org.oversees_descendants:
-            frontier = [org]
-            while frontier:
-                children = list(Organisation.objects.filter(parent__in=frontier))
-                result.update(children)
-                frontier = children
-    return sorted(result, key=lambda o: o.name)
+    ids = permissions.covered_organisation_ids(actor, permissions.ACTIONS[action])
+    found = Organisation.objects.all() if ids is None else Organisation.objects.filter(id__in=ids)
+    return list(found.order_by("name", "id"))
 
 
 def queue(actor: Actor, state: str = Application.State.SUBMITTED):

@@ -115,9 +115,7 @@ def clean_params(report: Report, raw: dict[str, Any]) -> dict[str, Any]:
 
 def scope(actor: Actor) -> set[int] | None:
     """The ids of the organisations the actor's report-reading position covers; None for all of them."""
-    from careaccess.access_requests.selectors import covered_organisation_ids
-
-    ids = covered_organisation_ids(actor, permissions.ACTIONS["report.read"])
+    ids = permissions.covered_organisation_ids(actor, permissions.ACTIONS["report.read"])
     if ids is not None and len(ids) >= Organisation.objects.count():
         return None
     return ids

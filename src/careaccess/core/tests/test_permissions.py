@@ -110,3 +110,28 @@ def test_auditors_read_the_ledger_but_change_nothing(tree):
     assert permissions.can(auditor, "audit.read", practice)
     for action in ("person.create", "position.create", "assignment.create", "account.update", "organisation.update"):
         assert not permissions.can(auditor, action, practice)
+
+
+def test_authorise_narrowed_to_a_routes_capabilities_names_what_is_needed(tree):
+    # rule DS5: a route or service policy narrows who may act; the refusal says who could
+    icb, practice, _ = tree
+    sponsor = testing.staff(practice, "sponsor")
+    assert permissions.authorise(sponsor, "request.approve", practice, capabilities=["sponsor"]).assignment_id
+    with pytest.raises(Forbidden, match="may not approve requests for .*B86001.*as authoriser"):
+        permissions.authorise(sponsor, "request.approve", practice, capabilities=["authoriser"],
+                              doing="approve requests")
+    with pytest.raises(Forbidden, match="a capability nobody has here"):
+        permissions.authorise(sponsor, "request.approve", practice, capabilities=["ra_agent"])  # not an approver
+    assert permissions.authorise(Actor.system("t"), "request.approve", practice, capabilities=["authoriser"])
+
+
+def test_holds_and_covered_organisations_follow_oversight(tree):
+    icb, practice, other = tree
+    manager = testing.staff(icb, "ra_manager")
+    agent = testing.staff(practice, "ra_agent")
+    assert permissions.holds(manager, ["ra_manager"], practice) and not permissions.holds(agent, ["ra_agent"], other)
+    assert not permissions.holds(Actor.system("t"), ["ra_manager"], practice)  # a capability, not an action
+    assert permissions.covered_organisation_ids(manager, ["ra_manager"]) == {icb.id, practice.id, other.id}
+    assert permissions.covered_organisation_ids(agent, ["ra_agent", "sponsor"]) == {practice.id}
+    assert permissions.covered_organisation_ids(agent, ["sponsor"]) == set()
+    assert permissions.covered_organisation_ids(Actor.system("t"), ["sponsor"]) is None
