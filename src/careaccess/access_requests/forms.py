@@ -110,15 +110,6 @@ class DatesMixin:
         return None
 
 
-def anchor_for(form: forms.Form, name: str) -> str:
-    """The id of the input a message about `name` links to."""
-    if name in getattr(form, "date_fields", ()):
-        name = f"{name}_day"
-    if name not in form.fields:
-        name = next(iter(form.fields), name)
-    return form.add_prefix(name)
-
-
 def add_service_errors(form: forms.Form, errors: dict[str, str], aliases: dict[str, str] | None = None) -> None:
     """Put a service's InvalidInput errors on the fields they name (the others above the form)."""
     aliases = aliases or {}
@@ -128,15 +119,6 @@ def add_service_errors(form: forms.Form, errors: dict[str, str], aliases: dict[s
         if name in getattr(form, "date_fields", ()):
             name = f"{name}_day"
         form.add_error(name if name in form.fields else None, text)
-
-
-def error_list(form: forms.Form) -> list[dict[str, str]]:
-    """The error summary's items, each linking to its input (with the form's prefix)."""
-    items = [{"text": m, "href": f"#{anchor_for(form, '')}"} for m in form.non_field_errors()]
-    for name in form.fields:
-        for message in form.errors.get(name, []):
-            items.append({"text": message, "href": f"#{form.add_prefix(name)}"})
-    return items
 
 
 # --- raising a request ---

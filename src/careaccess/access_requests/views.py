@@ -29,6 +29,7 @@ from careaccess.core import permissions
 from careaccess.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from careaccess.directory.models import Organisation, Position, Service
 from careaccess.web.auth import forbidden, shell, staff_required
+from careaccess.web.forms import error_list
 
 from . import forms, rules, selectors, services
 from .models import AccessRequest, Batch
@@ -153,7 +154,7 @@ def raise_choose(request):
     if request.method == "GET" and len(organisations) == 1:
         form.initial["organisation"] = organisations[0].code
     return render(request, "requests/raise_choose.jinja", {
-        "form": form, "errors": forms.error_list(form) if form.errors else [],
+        "form": form, "errors": error_list(form) if form.errors else [],
         "kinds": list(rules.KIND_LABELS.items()),
     })
 
@@ -193,7 +194,7 @@ def raise_kind(request, kind: str):
                                       else f"Request {req.reference} raised")
             return redirect("requests:detail", req.reference)
     return render(request, "requests/raise_form.jinja", {
-        "form": form, "errors": forms.error_list(form) if form.errors else [], "kind": kind,
+        "form": form, "errors": error_list(form) if form.errors else [], "kind": kind,
         "kind_label": rules.KIND_LABELS[kind], "organisation": organisation, "service": service,
     }, status=status)
 
@@ -320,7 +321,7 @@ def act(request, reference: str, action: str):
                 request.session[FLASH] = DONE[action]
                 return redirect("requests:detail", req.reference)
     req = _get(request, reference)  # as it is now
-    errors = forms.error_list(form)
+    errors = error_list(form)
     if action not in selectors.next_actions(request.actor, req):
         # The action is no longer offered (someone else moved the request): show the message alone.
         bound = {}
@@ -352,7 +353,7 @@ def record_evidence(request, reference: str):
         else:
             request.session[FLASH] = "Check recorded"
             return redirect("requests:detail", req.reference)
-    return _render_detail(request, req, errors=forms.error_list(form), evidence_form=form, status=status)
+    return _render_detail(request, req, errors=error_list(form), evidence_form=form, status=status)
 
 
 # --- batches ---
@@ -402,7 +403,7 @@ def batch_upload(request):
                 "rows": [{"kind": rules.KIND_LABELS[kind], "name": cleaned.full_name} for kind, cleaned in checked],
             })
     return render(request, "requests/batch_upload.jinja", {
-        "form": form, "errors": forms.error_list(form) if form.errors else [], "bad_rows": bad_rows,
+        "form": form, "errors": error_list(form) if form.errors else [], "bad_rows": bad_rows,
         "columns": rules.BATCH_COLUMNS,
     }, status=status)
 
@@ -499,4 +500,4 @@ def batch_act(request, reference: str, action: str):
         else:
             request.session[FLASH] = f"{DONE[action]} ({len(moved)} requests)"
             return redirect("requests:batch", batch.reference)
-    return _render_batch(request, batch, errors=forms.error_list(form), bound={action: form}, status=status)
+    return _render_batch(request, batch, errors=error_list(form), bound={action: form}, status=status)

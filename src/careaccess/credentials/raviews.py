@@ -14,6 +14,7 @@ from careaccess.directory.models import Person
 from careaccess.identity.models import IdentityCheck
 from careaccess.identity.rules import PHOTO_DOCUMENTS
 from careaccess.web import auth as web_auth
+from careaccess.web.forms import error_summary
 
 from . import removal
 
@@ -36,7 +37,7 @@ def find_person(request):
             return redirect(reverse("credentials:person-authenticators", args=[uid]))
         message = ("Enter the person's user ID" if not uid else
                    f"No person has the user ID {uid}: check the 12 digits on their card or record")
-        errors = [{"text": message, "href": "#uid"}]
+        errors = error_summary({"uid": message})
     return render(request, "credentials/find_person.jinja", {"uid": uid, "errors": errors},
                   status=422 if errors else 200)
 
@@ -45,8 +46,8 @@ def _allowed_person(request, uid: str):
     """The person, or the page to show instead (not found, or not this actor's to manage)."""
     person = _person(uid)
     if person is None:
-        return None, render(request, "credentials/find_person.jinja", {"uid": uid, "errors": [
-            {"text": f"No person has the user ID {uid}: check the 12 digits", "href": "#uid"}]}, status=404)
+        return None, render(request, "credentials/find_person.jinja", {"uid": uid, "errors": error_summary(
+            {"uid": f"No person has the user ID {uid}: check the 12 digits"})}, status=404)
     try:
         request.actor = removal.authorise(request.actor, person)
     except Forbidden as refused:
@@ -90,9 +91,7 @@ def remove_authenticator(request, uid: str, authenticator_id: str):
         else:
             target = reverse("credentials:person-authenticators", args=[uid])
             return redirect(f"{target}?{urlencode({'removed': chosen.name})}")
-    errors = [{"text": field_errors[name], "href": f"#{name}"} for name in FIELDS if name in field_errors]
-    if "__all__" in field_errors:
-        errors.append({"text": field_errors["__all__"], "href": "#main-content"})
+    errors = error_summary(field_errors, FIELDS)
     documents = [(value, label) for value, label in IdentityCheck.DocumentType.choices if value in PHOTO_DOCUMENTS]
     return render(request, "credentials/remove_authenticator.jinja", {
         "person": person, "authenticator": chosen, "values": values, "field_errors": field_errors, "errors": errors,

@@ -40,7 +40,7 @@ from careaccess.core import clock  # noqa: E402
 from careaccess.core.errors import CareAccessError, InvalidInput  # noqa: E402
 from careaccess.directory.models import Person  # noqa: E402
 from careaccess.web import auth as web_auth  # noqa: E402
-from careaccess.web.forms import error_list  # noqa: E402
+from careaccess.web.forms import error_list, error_summary  # noqa: E402
 
 from . import authenticators  # noqa: E402
 
@@ -182,10 +182,8 @@ from . import selfservice  # noqa: E402
 
 
 def _errors_from(error: CareAccessError) -> tuple[dict[str, str], list[dict[str, str]]]:
-    fields = error.errors if isinstance(getattr(error, "errors", None), dict) else {}
-    if not fields:
-        return {}, [{"text": error.message, "href": "#main-content"}]
-    return fields, [{"text": text, "href": f"#{name}"} for name, text in fields.items()]
+    fields = error.errors if isinstance(error, InvalidInput) else {}
+    return fields, error_summary(fields or {"__all__": error.message})
 
 
 @web_auth.signin_required

@@ -16,6 +16,7 @@ from careaccess.core import permissions
 from careaccess.core.errors import CareAccessError, Forbidden, InvalidInput
 from careaccess.directory.models import Assignment, Organisation, Person, Position
 from careaccess.web.auth import forbidden, staff_required
+from careaccess.web.forms import error_summary
 
 from . import services
 from .models import Closure
@@ -24,11 +25,6 @@ CLOSERS = permissions.ACTIONS["organisation.close"]
 FIELDS = ("organisation", "kind", "on_day", "on_month", "on_year", "successor", "confirmation")
 ORDER = ("organisation", "kind", "on", "successor", "confirmation")
 ANCHORS = {"on": "on_day", "__all__": "organisation"}
-
-
-def _summary(errors: dict[str, str]) -> list[dict[str, str]]:
-    keys = [k for k in ORDER if k in errors] + [k for k in errors if k not in ORDER]
-    return [{"text": errors[k][:1].upper() + errors[k][1:], "href": f"#{ANCHORS.get(k, k)}"} for k in keys]
 
 
 def _organisation(code: str, field: str) -> Organisation | None:
@@ -109,7 +105,7 @@ def closures(request):
               if permissions.can(actor, "organisation.close", c.organisation)]
     return render(request, "lifecycle/closures.jinja", {
         "values": values, "field_errors": {ANCHORS.get(k, k): v for k, v in errors.items()},
-        "errors": _summary(errors), "recent": recent}, status=422 if errors else 200)
+        "errors": error_summary(errors, ORDER, ANCHORS), "recent": recent}, status=422 if errors else 200)
 
 
 @never_cache
@@ -150,5 +146,5 @@ def closure(request, pk: int):
     ).select_related("person", "position").order_by("person__family_name", "id")[:500]) if row.successor_id else []
     return render(request, "lifecycle/closure.jinja", {
         "row": row, "positions": positions, "scheduled": scheduled, "values": values,
-        "field_errors": errors, "errors": [{"text": v[:1].upper() + v[1:], "href": f"#{k}"} for k, v in errors.items()],
+        "field_errors": errors, "errors": error_summary(errors),
     }, status=422 if errors else 200)

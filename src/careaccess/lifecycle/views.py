@@ -13,16 +13,12 @@ from careaccess.core import permissions
 from careaccess.core.errors import CareAccessError, Conflict, Forbidden, InvalidInput
 from careaccess.directory.models import Service
 from careaccess.web.auth import forbidden, staff_required
+from careaccess.web.forms import error_summary
 
 from . import campaigns, reinstatement
 from .models import Campaign, CampaignItem, Reinstatement
 
 REINSTATE_FIELDS = ("given_name", "family_name", "email")
-
-
-def _errors(errors: dict[str, str], order: list[str]) -> list[dict[str, str]]:
-    keys = [k for k in order if k in errors] + [k for k in errors if k not in order]
-    return [{"text": errors[k], "href": f"#{k if k != '__all__' else order[0]}"} for k in keys]
 
 
 @never_cache
@@ -47,7 +43,8 @@ def reinstate_ask(request):
             else:
                 return render(request, "lifecycle/reinstate_sent.jinja", {"email": values["email"].strip()})
     return render(request, "lifecycle/reinstate.jinja",
-                  {"values": values, "field_errors": errors, "errors": _errors(errors, [*REINSTATE_FIELDS, "service"]),
+                  {"values": values, "field_errors": errors,
+                   "errors": error_summary(errors, [*REINSTATE_FIELDS, "service"], {"__all__": REINSTATE_FIELDS[0]}),
                    "services": services, "chosen": request.POST.get("service", "")},
                   status=422 if errors else 200)
 
@@ -102,7 +99,7 @@ def reinstatement_decide(request, pk: int):
         row.refresh_from_db()
     return render(request, "lifecycle/reinstatement.jinja",
                   {"row": row, "match": reinstatement.matches(row), "field_errors": errors,
-                   "errors": _errors(errors, ["reason"]) if errors else []},
+                   "errors": error_summary(errors, ["reason"], {"__all__": "reason"})},
                   status=422 if errors else 200)
 
 
@@ -159,7 +156,7 @@ def review(request, pk: int):
     order = [f"{p}-{i.pk}" for i in items for p in ("decision", "reason")]
     return render(request, "lifecycle/review.jinja", {
         "campaign": campaign, "items": items, "labels": {i.pk: _label(i) for i in items}, "posted": posted,
-        "field_errors": errors, "errors": _errors(errors, order or ["__all__"]) if errors else [],
+        "field_errors": errors, "errors": error_summary(errors, order, {"__all__": order[0]} if order else None),
     }, status=422 if errors else 200)
 
 

@@ -16,6 +16,7 @@ from careaccess.core import permissions
 from careaccess.core.errors import CareAccessError, InvalidInput, NotFound
 from careaccess.directory.models import OrganisationalUnit, Person
 from careaccess.web.auth import signin_required, staff_required
+from careaccess.web.forms import error_summary
 
 from . import policy, rules, selectors, services
 from .models import Application, HelpdeskDelegation, Mailbox, Membership, SharedMailbox
@@ -27,10 +28,6 @@ APPLICATION_FIELDS = ("sponsor", "applicant_name", "applicant_role", "applicant_
                       "shared_owner", "shared_owner_mobile", "group_name", "head_office", "head_office_aware",
                       "benefits")
 SESSION_RECEIVED = "careaccess.mailbox_application"
-
-
-def _summary(errors: dict[str, str], default_anchor: str) -> list[dict[str, str]]:
-    return [{"text": text, "href": f"#{default_anchor if name == '__all__' else name}"} for name, text in errors.items()]
 
 
 def _error_texts(errors: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -68,7 +65,7 @@ def apply(request):
             request.session[SESSION_RECEIVED] = app.reference
             return redirect("mailboxes:applied")
     return render(request, "mailboxes/apply.jinja", {
-        "values": values, "rows": rows, "err": _error_texts(errors), "errors": _summary(errors, "sponsor"),
+        "values": values, "rows": rows, "err": _error_texts(errors), "errors": error_summary(errors, anchors={"__all__": "sponsor"}),
         "sponsors": services.sponsors(), "max_mb": max(1, policy.report_max_bytes() // (1024 * 1024)),
     })
 
@@ -122,7 +119,7 @@ def application(request, reference):
     limits = policy.limits()
     asked = (len(app.individuals), 1 if app.shared_wanted else 0)
     return render(request, "mailboxes/application.jinja", {
-        "app": app, "err": _error_texts(errors), "errors": _summary(errors, "decision"), "post": request.POST,
+        "app": app, "err": _error_texts(errors), "errors": error_summary(errors, anchors={"__all__": "decision"}), "post": request.POST,
         "cqc_match": services.matching_care_home(app.cqc_number),
         "needs_justification": rules.needs_justification(*asked, limits=limits),
         "suggested_name": rules.suggest_shared_display_name(app.shared_name or app.home_name),
@@ -212,7 +209,7 @@ def home(request, unit_id):
             errors = _failure(error, "actions")
     return render(request, "mailboxes/home.jinja", {
         "unit": unit, "is_admin": is_admin, "is_helpdesk": is_helpdesk or is_admin, "done": done, "err": _error_texts(errors),
-        "errors": _summary(errors, "actions"),
+        "errors": error_summary(errors, anchors={"__all__": "actions"}),
         "mailboxes": Mailbox.objects.filter(unit=unit).select_related("person"),
         "shared": SharedMailbox.objects.filter(unit=unit),
         "members": Membership.objects.filter(shared_mailbox__unit=unit).select_related("mailbox", "shared_mailbox"),
@@ -251,7 +248,7 @@ def first_sign_in(request):
             update_session_auth_hash(request, person.user)
             return render(request, "mailboxes/welcome.jinja", {"mailbox": Mailbox.objects.get(pk=pending.pk)})
     return render(request, "mailboxes/first_sign_in.jinja", {
-        "mailbox": pending, "err": _error_texts(errors), "errors": _summary(errors, "new_password"),
+        "mailbox": pending, "err": _error_texts(errors), "errors": error_summary(errors, anchors={"__all__": "new_password"}),
         "post": request.POST, "phone": person.phone})
 
 

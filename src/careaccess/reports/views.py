@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from careaccess.core import permissions
 from careaccess.core.errors import Forbidden, InvalidInput
 from careaccess.web.auth import forbidden, staff_required
+from careaccess.web.forms import error_summary
 
 from . import export, selectors
 from .chart import bar_chart
@@ -68,7 +69,7 @@ def report(request, name: str):
             page = selectors.run(actor, report, params, page=_page_number(request.GET.get("page")),
                                  size=settings.CAREACCESS_PAGE_SIZE)
         except InvalidInput as error:
-            errors = [{"text": message, "href": f"#{field}"} for field, message in error.errors.items()]
+            errors = error_summary(error.errors)
             page = None
         except Forbidden as error:
             return forbidden(request, message=error.message)
@@ -98,7 +99,7 @@ def report_csv(request, name: str):
     except InvalidInput as error:
         return render(request, "reports/report.jinja", {
             "report": report, "values": request.GET, "rows": [], "page": None, "chart": "", "chart_rows": [],
-            "errors": [{"text": m, "href": f"#{f}"} for f, m in error.errors.items()],
+            "errors": error_summary(error.errors),
             "csv_url": "", "previous_url": None, "next_url": None}, status=400)
     except Forbidden as error:
         return forbidden(request, message=error.message)
@@ -134,9 +135,9 @@ def bulk_page(request):
                 result = bulk.apply(actor, plan)
                 plan = None
             elif request.method == "POST":
-                errors = [{"text": "The number of people changed since the preview: check the new preview", "href": "#operation"}]
+                errors = error_summary({"operation": "The number of people changed since the preview: check the new preview"})
         except InvalidInput as error:
-            errors = [{"text": message, "href": f"#{field}"} for field, message in error.errors.items()]
+            errors = error_summary(error.errors)
             plan = None
         except Forbidden as error:
             return forbidden(request, message=error.message)

@@ -3,6 +3,8 @@ how to fix it. Templates render them with the macros in `web/forms.jinja`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from django import forms
 
 
@@ -31,14 +33,29 @@ class ChoosePositionForm(forms.Form):
         self.fields["assignment"].choices = [(g.assignment_id, g.position_label) for g in self.grants]
 
 
-def error_list(form: forms.Form, first_field: str | None = None) -> list[dict[str, str]]:
-    """The form's errors as the error summary's list, each linking to its field."""
-    fields = list(form.fields)
-    anchor = first_field or (fields[0] if fields else "")
+def error_summary(errors: Mapping[str, str | Sequence[str]], order: Sequence[str] = (),
+                  anchors: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    """The NHS.UK error summary's items for errors by field (a service's `InvalidInput.errors`, a
+    form's errors): in the page's field order (`order`, then the rest as given), each message
+    capitalised and linking to its input. `anchors` maps a field to its input's id where the two
+    differ; errors about no one field ("__all__") link to the main content unless it names another."""
+    anchors = {"__all__": "main-content", **(anchors or {})}
+    keys = [key for key in order if key in errors] + [key for key in errors if key not in order]
     items = []
-    for message in form.non_field_errors():
-        items.append({"text": message, "href": f"#{anchor}"})
-    for name in fields:
-        for message in form.errors.get(name, []):
-            items.append({"text": message, "href": f"#{name}"})
+    for key in keys:
+        messages = [errors[key]] if isinstance(errors[key], str) else errors[key]
+        items.extend({"text": message[:1].upper() + message[1:], "href": f"#{anchors.get(key, key)}"}
+                     for message in messages)
     return items
+
+
+def error_list(form: forms.Form, first_field: str | None = None) -> list[dict[str, str]]:
+    """A bound form's error summary (`error_summary`): links use the form's prefix; errors about the
+    whole form come first and link to `first_field`, by default the form's first field."""
+    fields = list(form.fields)
+    first = first_field or next(iter(fields), None)
+    anchors = {name: form.add_prefix(name) for name in fields}
+    if first:
+        anchors["__all__"] = form.add_prefix(first)
+    errors = {"__all__": form.non_field_errors(), **{name: form.errors[name] for name in fields if name in form.errors}}
+    return error_summary(errors, ["__all__", *fields], anchors)
