@@ -43,18 +43,23 @@ def requires_second_factor(person: Person) -> bool:
     return any(g.capabilities & SECOND_FACTOR_CAPABILITIES for g in permissions.grants(person.pk))
 
 
+def must_enrol(person: Person) -> bool:
+    """Sign-in sends the person to set up a second factor first (when `enforced`)."""
+    return enforced() and requires_second_factor(person)
+
+
 def confirmed_device(person: Person) -> TotpDevice | None:
-    return TotpDevice.objects.filter(person=person, confirmed_at__isnull=False, removed_at__isnull=True).first()
+    return TotpDevice.objects.filter(person=person).in_use().first()
 
 
 def pending_device(person: Person) -> TotpDevice | None:
-    return TotpDevice.objects.filter(person=person, confirmed_at__isnull=True, removed_at__isnull=True).first()
+    return TotpDevice.objects.filter(person=person).pending().first()
 
 
 def has_second_factor(person: Person) -> bool:
     """A confirmed authenticator app or a registered security key."""
     return (confirmed_device(person) is not None
-            or SecurityKey.objects.filter(person=person, removed_at__isnull=True).exists())
+            or SecurityKey.objects.filter(person=person).in_use().exists())
 
 
 def remaining_recovery_codes(person: Person) -> int:
@@ -83,7 +88,7 @@ def start_totp_enrolment(actor: Actor) -> TotpDevice:
     now = clock.now()
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=person.pk)
-        TotpDevice.objects.filter(person=person, confirmed_at__isnull=True, removed_at__isnull=True).update(removed_at=now)
+        TotpDevice.objects.filter(person=person).pending().update(removed_at=now)
         device = TotpDevice.objects.create(person=person, sealed_secret=sealing.seal(pyotp.random_base32()),
                                            created_at=now)
         ledger.record("authenticator.totp_enrolment_started", actor=actor, **_target(person))
@@ -144,7 +149,7 @@ def confirm_totp_enrolment(actor: Actor, code: str) -> list[str]:
 def _confirm(actor: Actor, person: Person, device: TotpDevice, step: int) -> list[str]:
     """Runs inside confirm_totp_enrolment's transaction."""
     now = clock.now()
-    TotpDevice.objects.filter(person=person, confirmed_at__isnull=False, removed_at__isnull=True).update(removed_at=now)
+    TotpDevice.objects.filter(person=person).in_use().update(removed_at=now)
     device.confirmed_at, device.last_used_step = now, step
     device.save(update_fields=["confirmed_at", "last_used_step"])
     codes = _new_recovery_codes(person)

@@ -104,8 +104,4 @@ def verify_key(request):
     return JsonResponse({"redirect": response.url})
 
 
-def has_keys(person) -> bool:
-    return securitykeys.security_keys(person).exists()
-
-
 __all__ = ["authenticators"]

@@ -153,6 +153,23 @@ class UnlockCode(models.Model):
         ordering = ["-created_at", "-id"]
 
 
+class AuthenticatorQuerySet(models.QuerySet):
+    """A person's second factors. A removed one stays for audit but no longer counts."""
+
+    def in_use(self):
+        return self.filter(removed_at__isnull=True)
+
+
+class TotpDeviceQuerySet(AuthenticatorQuerySet):
+    def in_use(self):
+        """An authenticator app counts once a code from it has confirmed the enrolment."""
+        return super().in_use().filter(confirmed_at__isnull=False)
+
+    def pending(self):
+        """An enrolment started and not yet confirmed (nor replaced)."""
+        return super().in_use().filter(confirmed_at__isnull=True)
+
+
 class TotpDevice(models.Model):
     """A person's TOTP authenticator (RFC 6238, 30-second steps, 6 digits). One confirmed device
     per person; an enrolment in progress is an unconfirmed row, replaced by a new start."""
@@ -164,6 +181,8 @@ class TotpDevice(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True)
     last_used_step = models.BigIntegerField(default=0)  # a code's time step is accepted once (no replay)
+
+    objects = TotpDeviceQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -217,6 +236,8 @@ class SecurityKey(models.Model):
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AuthenticatorQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -52,8 +52,8 @@ def _key(key: SecurityKey) -> Authenticator:
 
 def authenticators_of(person: Person) -> list[Authenticator]:
     """The person's second factors in use: the confirmed authenticator app, then security keys."""
-    apps = TotpDevice.objects.filter(person=person, confirmed_at__isnull=False, removed_at__isnull=True)
-    keys = SecurityKey.objects.filter(person=person, removed_at__isnull=True)
+    apps = TotpDevice.objects.filter(person=person).in_use()
+    keys = SecurityKey.objects.filter(person=person).in_use()
     return [_app(d) for d in apps] + [_key(k) for k in keys]
 
 
@@ -70,9 +70,7 @@ def _find(person: Person, authenticator_id: str) -> TotpDevice | SecurityKey:
     rows = None
     if match:
         model = TotpDevice if match.group(1) == "app" else SecurityKey
-        rows = model.objects.select_for_update().filter(pk=int(match.group(2)), person=person, removed_at__isnull=True)
-        if model is TotpDevice:
-            rows = rows.filter(confirmed_at__isnull=False)
+        rows = model.objects.select_for_update().filter(pk=int(match.group(2)), person=person).in_use()
     found = rows.first() if rows is not None else None
     if found is None:
         names = ", ".join(a.id for a in authenticators_of(person)) or "none"

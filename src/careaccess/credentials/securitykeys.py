@@ -30,7 +30,7 @@ from .models import SecurityKey
 
 
 def security_keys(person: Person):
-    return SecurityKey.objects.filter(person=person, removed_at__isnull=True)
+    return SecurityKey.objects.filter(person=person).in_use()
 
 
 def registration_options(actor: Actor, *, rp_id: str) -> tuple[str, str]:

@@ -44,12 +44,14 @@ def update_own_contact_details(actor: Actor, **data) -> Person:
         person = _own_person(actor)
         cleaned = validation.clean(cleaners, data, partial=True)
         before = directory_services.snapshot(person, CONTACT_FIELDS)
-        if directory_services._apply(person, cleaned):
+        for name, value in cleaned.items():
+            setattr(person, name, value)
+        after = directory_services.snapshot(person, CONTACT_FIELDS)
+        if after != before:
             person.updated_at = clock.now()
             person.save(update_fields=[*cleaned, "updated_at"])
             ledger.record("person.contact_details_updated", actor=actor, target_type="person", target_id=person.uid,
-                          person_uid=person.uid, before=before,
-                          after=directory_services.snapshot(person, CONTACT_FIELDS), reason="self-service (DS2)")
+                          person_uid=person.uid, before=before, after=after, reason="self-service (DS2)")
     return person
 
 

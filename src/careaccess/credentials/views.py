@@ -42,7 +42,7 @@ from careaccess.directory.models import Person  # noqa: E402
 from careaccess.web import auth as web_auth  # noqa: E402
 from careaccess.web.forms import error_list, error_summary  # noqa: E402
 
-from . import authenticators  # noqa: E402
+from . import authenticators, securitykeys  # noqa: E402
 
 PENDING_MINUTES = 5  # the second step must follow the password within this time
 MAX_SECOND_FACTOR_TRIES = 5
@@ -102,9 +102,7 @@ def verify(request):
         form.add_error("code", "The code is not right. Enter the code your authenticator app shows now, "
                                "or one of your recovery codes.")
     errors = error_list(form, "code") if form.is_bound else []
-    from .models import SecurityKey
-
-    has_keys = SecurityKey.objects.filter(person=person, removed_at__isnull=True).exists()
+    has_keys = securitykeys.security_keys(person).exists()
     has_app = authenticators.confirmed_device(person) is not None
     return render(request, "credentials/verify.jinja",
                   {"form": form, "errors": errors, "has_keys": has_keys, "has_app": has_app})
@@ -163,10 +161,8 @@ def security(request):
 
 def _security_context(person, error=None):
     device = authenticators.confirmed_device(person)
-    from .models import SecurityKey
-
     return {"device": device, "remaining": authenticators.remaining_recovery_codes(person),
-            "keys": list(SecurityKey.objects.filter(person=person, removed_at__isnull=True)),
+            "keys": list(securitykeys.security_keys(person)),
             "key_url": f"{reverse('credentials:security-key')}?{urlencode({'next': reverse('credentials:security')})}",
             "required": authenticators.requires_second_factor(person), "error": error,
             "enrol_url": f"{reverse('credentials:totp-enrol')}?{urlencode({'next': reverse('credentials:security')})}"}

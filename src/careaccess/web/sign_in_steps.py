@@ -1,9 +1,11 @@
 """Steps a person must take straight after signing in, before any other page (a mailbox user's
-first sign-in, NM8). Capability apps register theirs in their AppConfig.ready(), so the shell
-imports none of them; the first step that applies wins."""
+first sign-in, NM8), and the second factor a password sign-in may need. Capability apps register
+theirs in their AppConfig.ready(), so the shell imports none of them; the first step that applies
+wins."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from careaccess.directory.models import Person
@@ -25,3 +27,24 @@ def pending(person: Person) -> str | None:
         if url:
             return url
     return None
+
+
+@dataclass(frozen=True)
+class SecondFactor:
+    """`held(person)`: the password alone does not sign the person in, a second factor follows.
+    `must_enrol(person)`: without one, the person sets one up before any other page."""
+
+    held: Callable[[Person], bool]
+    must_enrol: Callable[[Person], bool]
+
+
+_second_factor = SecondFactor(held=lambda person: False, must_enrol=lambda person: False)
+
+
+def register_second_factor(second_factor: SecondFactor) -> None:
+    global _second_factor
+    _second_factor = second_factor
+
+
+def second_factor() -> SecondFactor:
+    return _second_factor

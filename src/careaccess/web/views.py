@@ -20,7 +20,6 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from careaccess.core import clock, permissions
-from careaccess.credentials import authenticators
 from careaccess.core.errors import CareAccessError
 from careaccess.directory.models import Organisation
 from careaccess.directory.selectors import effective_access
@@ -95,14 +94,14 @@ def sign_in(request):
         result = services.sign_in(form.cleaned_data["username"], form.cleaned_data["password"], client=_client(request))
         if result.succeeded:
             person = result.person
-            if authenticators.has_second_factor(person):
+            if sign_in_steps.second_factor().held(person):
                 # The password was right; the second step (authenticator code) signs them in.
                 request.session.cycle_key()
                 request.session[auth.SESSION_PENDING_SECOND_FACTOR] = {
                     "person": person.pk, "at": clock.now().isoformat(), "next": next_url, "tries": 0}
                 return redirect(reverse("credentials:verify"))
             complete_sign_in(request, person, ["pwd"])
-            if authenticators.enforced() and authenticators.requires_second_factor(person):
+            if sign_in_steps.second_factor().must_enrol(person):
                 request.session[auth.SESSION_MUST_ENROL] = True
                 target = reverse("credentials:totp-enrol")
                 return redirect(f"{target}?{urlencode({'next': next_url})}" if next_url else target)
