@@ -197,6 +197,8 @@ CAREACCESS_OUTBOX_RETRY_SECONDS = _env_int("CAREACCESS_OUTBOX_RETRY_SECONDS", 30
 CAREACCESS_OUTBOX_RETRY_MAX_SECONDS = _env_int("CAREACCESS_OUTBOX_RETRY_MAX_SECONDS", 3600)
 CAREACCESS_OUTBOX_LEASE_SECONDS = _env_int("CAREACCESS_OUTBOX_LEASE_SECONDS", 120)
 CAREACCESS_OUTBOX_BATCH_SIZE = _env_int("CAREACCESS_OUTBOX_BATCH_SIZE", 100)
+# Days a sent message is kept before the worker deletes it (careaccess's choice; queued ones are never deleted).
+CAREACCESS_OUTBOX_SENT_RETENTION_DAYS = _env_int("CAREACCESS_OUTBOX_SENT_RETENTION_DAYS", 90)
 # Where staff reports of failing mail go (the RA's shared inbox).
 CAREACCESS_RA_EMAIL = os.environ.get("CAREACCESS_RA_EMAIL", "ra-team@careaccess.localhost")
 

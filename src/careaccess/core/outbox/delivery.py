@@ -15,6 +15,10 @@ Guarantees (DESIGN.md "Outbox"):
   CAREACCESS_OUTBOX_RETRY_MAX_SECONDS). Nothing is ever dropped: after
   CAREACCESS_OUTBOX_REPORT_AFTER_ATTEMPTS failures the message is reported once to the RA team
   (CAREACCESS_RA_EMAIL, kind "outbox_failing") and keeps being retried at the capped interval.
+- A mail server may take a message for some recipients and refuse others (smtplib reports those
+  only in `sendmail`'s answer, which Django's SMTP backend drops). The message is then sent to the
+  recipients it took, and the refused ones get a message of their own, failing this attempt and
+  retried and reported like any other: nobody is silently dropped and nobody gets it twice.
 - At-least-once, never lost: a worker that dies between the SMTP server accepting a message and
   marking it sent leaves the message claimed; when the lease ends another worker sends it again,
   with the same Message-ID header, so mail clients and servers can recognise the duplicate. This
@@ -39,6 +43,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
 from django.db import transaction
 from django.db.models import F, Q
 
@@ -224,6 +229,29 @@ def _report_failing(message: Message, attempts: int, error: str, now: dt.datetim
     log.warning("outbox message %s reported failing after %s attempts: %s", message.id, attempts, error[:200])
 
 
+def mark_partly_sent(message: Message, claim_token: str, refused: dict[str, tuple]) -> bool:
+    """Record a delivery the mail server took for only some recipients, if this claim still owns
+    the message: it is sent to those, and the `refused` ones (smtplib's {address: (code, reply)})
+    get a copy of their own that fails this attempt, so it is retried and reported as usual."""
+    from .services import enqueue
+
+    refused_to = [to for to in message.to if sanitize_address(to, settings.DEFAULT_CHARSET) in refused] or list(refused)
+    error = "the mail server refused " + "; ".join(
+        f"{address}: {code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+        for address, (code, reply) in refused.items())
+    with transaction.atomic():
+        updated = Message.objects.filter(id=message.id, state=Message.State.QUEUED, claimed_by=claim_token).update(
+            state=Message.State.SENT, sent_at=clock.now(), lease_until=None,
+            to=[to for to in message.to if to not in refused_to])
+        if not updated:
+            return False
+        rest = enqueue(to=refused_to, subject=message.subject, body=message.body, kind=message.kind,
+                       cause=message.cause)
+        Message.objects.filter(id=rest.id).update(claimed_by=claim_token)
+        mark_failed(rest, claim_token, error)
+    return True
+
+
 # --- sending --------------------------------------------------------------------------------------
 
 _senders: dict[str, Callable[[Message], object]] = {}
@@ -283,6 +311,26 @@ def _sent(result: BatchResult, message: Message, claim_token: str) -> None:
         log.warning("outbox message %s was sent after its lease ended; another worker may send it again", message.id)
 
 
+def _partly_sent(result: BatchResult, message: Message, claim_token: str, refused: dict) -> None:
+    if mark_partly_sent(message, claim_token, refused):
+        result.sent += 1
+        result.failed += 1
+    else:
+        result.lost_lease += 1
+
+
+def _keep_refusals(smtp, refused: dict) -> None:
+    """Keep what the server refused from each `sendmail` on this SMTP connection in `refused`."""
+    sendmail = smtp.sendmail
+
+    def keeping(*args, **kwargs):
+        answer = sendmail(*args, **kwargs)
+        refused.update(answer or {})
+        return answer
+
+    smtp.sendmail = keeping
+
+
 def _failed(result: BatchResult, message: Message, claim_token: str, error: str) -> None:
     if mark_failed(message, claim_token, error):
         result.failed += 1
@@ -317,6 +365,7 @@ def deliver_batch(
     fresh_backends = []  # kept alive to the end so no two files share a name
     stop_margin = _lease_margin()
     unreachable = None  # why the mail server could not be reached, once it could not
+    refused: dict = {}  # the recipients the server refused beside accepted ones, per message
     try:
         for position, message in enumerate(batch.messages):
             if should_stop() or clock.now() >= batch.lease_until - stop_margin:
@@ -334,7 +383,8 @@ def deliver_batch(
             if reuse:
                 if unreachable is None:
                     try:
-                        backend.open()
+                        if backend.open():  # a new connection (the first, or after a failure)
+                            _keep_refusals(backend.connection, refused)
                     except Exception as exc:  # noqa: BLE001 - any failure to connect fails this attempt
                         # The server cannot be reached: every email left in the batch fails this
                         # attempt now rather than each waiting out its own connection timeout.
@@ -347,6 +397,7 @@ def deliver_batch(
             else:
                 connection = get_connection(fail_silently=False)
                 fresh_backends.append(connection)
+            refused.clear()
             try:
                 sent = connection.send_messages([email_for(message, connection)])
                 if sent != 1:
@@ -356,6 +407,9 @@ def deliver_batch(
                     # A refused message leaves smtplib usable, but a dropped one may not: reconnect.
                     _close_quietly(backend)
                 _failed(result, message, batch.token, describe(exc))
+                continue
+            if refused:
+                _partly_sent(result, message, batch.token, refused)
                 continue
             _sent(result, message, batch.token)
     finally:

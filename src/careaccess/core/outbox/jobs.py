@@ -90,6 +90,11 @@ from careaccess.core.audit.sequencing import sequence as _audit_sequence  # noqa
 
 register("audit.sequence", 0, _audit_sequence)
 
+# Sent messages older than CAREACCESS_OUTBOX_SENT_RETENTION_DAYS are deleted, audited (services.prune_sent).
+from careaccess.core.outbox.services import prune_sent as _prune_sent  # noqa: E402
+
+register("outbox.prune-sent", 3600, _prune_sent)
+
 
 @dataclass
 class Scheduler:

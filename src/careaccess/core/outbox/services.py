@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Iterable
@@ -76,6 +77,30 @@ def _insert_from_json(now) -> tuple[str, list]:
     sql = (f"INSERT INTO {Message._meta.db_table} ({', '.join(columns)}) SELECT {', '.join(values)} "
            f"FROM jsonb_to_recordset(%s::jsonb) AS m({', '.join(record)})")
     return sql, params
+
+
+def sent_retention_days() -> int:
+    """How long a sent message is kept (`careaccess outbox list` shows it) before the worker's
+    "outbox.prune-sent" job deletes it: careaccess's choice, the sources set none."""
+    return int(getattr(settings, "CAREACCESS_OUTBOX_SENT_RETENTION_DAYS", 90))
+
+
+def prune_sent(*, actor=None) -> int:
+    """Delete the messages sent more than `sent_retention_days()` ago, in one statement, with one
+    audit entry saying how many and sent before when (none when there was nothing to delete).
+    Queued messages are never pruned, however old: nothing undelivered is dropped."""
+    from careaccess.core.audit import ledger
+    from careaccess.core.context import Actor
+
+    cutoff = clock.now() - dt.timedelta(days=sent_retention_days())
+    with transaction.atomic():
+        deleted, _ = Message.objects.filter(state=Message.State.SENT, sent_at__lt=cutoff).delete()
+        if deleted:
+            ledger.record("outbox.pruned", actor=actor or Actor.system("worker"), target_type="outbox.message",
+                          target_id=f"sent before {cutoff.isoformat()}",
+                          after={"deleted": deleted, "sent_before": cutoff.isoformat()},
+                          reason=f"sent messages are kept {sent_retention_days()} days")
+    return deleted
 
 
 def retry_now(reference: str, *, actor=None, reason: str = "") -> Message:

@@ -164,6 +164,36 @@ def test_a_refused_recipient_fails_only_its_message(clock, smtp_settings, smtp_s
     assert smtp_server.recorder.message_ids() == {good.message_id: 1}
 
 
+def test_recipients_refused_beside_accepted_ones_get_their_own_message_retried_and_reported(
+        clock, smtp_settings, smtp_server):
+    # smtplib reports the recipients refused beside accepted ones only in sendmail's answer; Django's
+    # backend drops that answer, so the refused ones must be caught here (nothing silently dropped).
+    failing_settings(smtp_settings)
+    (message,) = queue(to=["good@example.test", "gone@example.test", "also@example.test"], subject="Your card")
+    smtp_server.recorder.refuse_recipients = {"gone@example.test"}
+    result = delivery.deliver_due("w1")
+    assert (result.sent, result.failed) == (1, 1)
+    sent = reload(message)
+    assert sent.state == Message.State.SENT and sent.to == ["good@example.test", "also@example.test"]
+    assert smtp_server.recorder.envelopes[-1][1] == ["good@example.test", "also@example.test"]
+    rest = Message.objects.exclude(id=message.id).get(kind=message.kind)
+    assert rest.to == ["gone@example.test"] and rest.state == Message.State.QUEUED and rest.attempts == 1
+    assert (rest.subject, rest.body, rest.cause) == (message.subject, message.body, message.cause)
+    assert "gone@example.test" in rest.last_error and "550" in rest.last_error
+    assert rest.message_id != message.message_id
+
+    for _ in range(3):  # it keeps failing: reported once, like any message, and never dropped
+        clock.advance(reload(rest).next_attempt_at - clock.now())
+        delivery.deliver_due("w1")
+    assert Message.objects.filter(kind=delivery.FAILING_REPORT_KIND, cause=f"outbox:{rest.id}").count() == 1
+    smtp_server.recorder.refuse_recipients = set()
+    clock.advance(reload(rest).next_attempt_at - clock.now())
+    delivery.deliver_due("w1")
+    assert reload(rest).state == Message.State.SENT
+    assert [to for _, to in smtp_server.recorder.envelopes].count(["gone@example.test"]) == 1
+    assert smtp_server.recorder.message_ids()[message.message_id] == 1  # the others got it once
+
+
 def test_server_down_then_back(clock, smtp_settings, smtp_down):
     messages = queue(3)
     result = delivery.deliver_due("w1")
