@@ -473,7 +473,7 @@ def http_bench(token: str, people: int, activities: list[str], requests: int, cl
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-    kind = f"{workers} workers of {threads} threads (gthread)" if threads > 1 else f"{workers} sync workers"
+    kind = f"{workers} workers of {threads} threads (LingeringThreadWorker)" if threads > 1 else f"{workers} sync workers"
     return {"server": f"careaccess serve (gunicorn, {kind})", "one_client": latency,
             f"{clients}_clients": throughput, "server_log": log.name}
 
