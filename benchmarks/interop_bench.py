@@ -91,21 +91,26 @@ def scim_token() -> str:
 def oidc_tokens(people: int, count: int, seed: int = 8) -> tuple[str, list[tuple[str, str]]]:
     """An OIDC client (client_secret_basic) and `count` (access, refresh) token pairs issued to it
     for random people. Returns the Basic authorization header and the pairs."""
+    import datetime as dt
+
     from careaccess.core import clock
+    from careaccess.core.tokens import hash_secret
     from careaccess.directory import testing
     from careaccess.interop.oidc import services
-    from careaccess.interop.oidc.models import OidcToken, digest
+    from careaccess.interop.oidc.models import OidcToken
 
     client, secret = services.add_client(testing.SYSTEM, name="Benchmark portal", redirect_uris=["https://rp.example/cb"],
                                          auth_method="client_secret_basic")
     rng = random.Random(seed)
     now = clock.now()
+    expires = now + dt.timedelta(hours=6)
     pairs, rows = [], []
     for _ in range(count):
         access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         pairs.append((access, refresh))
-        rows.append(OidcToken(client=client, person_id=rng.randint(1, people), access_digest=digest(access),
-                              refresh_digest=digest(refresh), scope=SCOPE, issued_at=now, expires_in=6 * 3600,
+        rows.append(OidcToken(client=client, person_id=rng.randint(1, people), access_digest=hash_secret(access),
+                              refresh_digest=hash_secret(refresh), scope=SCOPE, issued_at=now, expires_at=expires,
+                              refresh_expires_at=expires,
                               auth_time=int(now.timestamp()), acr="urn:careaccess:aal1", amr="pwd"))
     OidcToken.objects.bulk_create(rows, batch_size=5000)
     basic = base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()

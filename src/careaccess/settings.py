@@ -262,6 +262,15 @@ CAREACCESS_OIDC_ISSUER = os.environ.get("CAREACCESS_OIDC_ISSUER", "")
 # Seconds the worker waits for a relying service to answer a back-channel logout POST (a failure
 # is retried by the outbox like an email).
 CAREACCESS_OIDC_BACKCHANNEL_TIMEOUT_SECONDS = _env_int("CAREACCESS_OIDC_BACKCHANNEL_TIMEOUT_SECONDS", 5)
+# Lifetimes, in seconds: an authorization code; an access token (and the ID token issued with
+# it); a refresh token, counted from the sign-in that began the chain (rotating it never extends
+# it); a back-channel logout token, from the moment it is sent.
+CAREACCESS_OIDC_CODE_SECONDS = _env_int("CAREACCESS_OIDC_CODE_SECONDS", 60)
+CAREACCESS_OIDC_ACCESS_TOKEN_SECONDS = _env_int("CAREACCESS_OIDC_ACCESS_TOKEN_SECONDS", 600)
+CAREACCESS_OIDC_REFRESH_TOKEN_SECONDS = _env_int("CAREACCESS_OIDC_REFRESH_TOKEN_SECONDS", 8 * 3600)
+CAREACCESS_OIDC_LOGOUT_TOKEN_SECONDS = _env_int("CAREACCESS_OIDC_LOGOUT_TOKEN_SECONDS", 120)
+# How often the worker deletes spent or expired authorization codes and client-assertion ids.
+CAREACCESS_OIDC_PRUNE_EVERY_SECONDS = _env_int("CAREACCESS_OIDC_PRUNE_EVERY_SECONDS", 3600)
 
 # Lifecycle (issue 6): warnings before inactivity suspension (rule PP7: 60 days, a service's
 # policy) and before end dates; certificate expiry notices; sweep batches and schedule; how long a

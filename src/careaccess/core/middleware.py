@@ -8,8 +8,10 @@ from django.utils.module_loading import import_string
 from careaccess.core.context import new_request_id, request_scope
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-# Addresses whose every call carries a bearer token: the JSON API, SCIM and FHIR.
-TOKEN_API_PREFIXES = ("/api/", "/scim/", "/fhir/")
+# Addresses whose every call carries a bearer token or client credentials, never a cookie: the JSON
+# API, SCIM, FHIR and the OpenID Connect provider's back-channel endpoints (not /oidc/authorize,
+# the browser's page).
+TOKEN_API_PREFIXES = ("/api/", "/scim/", "/fhir/", "/oidc/token", "/oidc/userinfo", "/oidc/revoke", "/oidc/introspect")
 
 
 class RequestIdMiddleware:

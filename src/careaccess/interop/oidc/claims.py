@@ -15,10 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from careaccess.core import clock
-from careaccess.directory.models import Assignment, Person
-from careaccess.directory.selectors import live_assignment_filter
-from careaccess.identity.selectors import assurance_level
+from careaccess.core import clock, sql
 from careaccess.web.auth import SESSION_AMR
 
 SCOPES = {
@@ -30,6 +27,7 @@ SCOPES = {
     "nationalrbacaccess": "your positions: organisation, job role and activities",
     "selectedrole": "the position you choose to act in",
 }
+ROLE_SCOPES = frozenset({"associatedorgs", "nationalrbacaccess", "selectedrole"})
 
 # Authentication assurance (acr values), from how the web sign-in says the session signed in
 # (web.auth.SESSION_AMR). Card and security key are the highest.
@@ -43,10 +41,43 @@ ACR_BY_AMR = {
 AAL_BY_ACR = {"urn:careaccess:aal1": 1, "urn:careaccess:aal2": 2, "urn:careaccess:aal3": 3}
 
 
-def sign_in_method(session) -> tuple[list[str], str]:
+@dataclass(frozen=True)
+class SignIn:
+    """How and when the browser session signed in, as the ID token tells it."""
+
+    amr: list[str]
+    acr: str
+    auth_time: int
+
+
+def sign_in_of(session, last_login) -> SignIn:
     amr = list(session.get(SESSION_AMR) or ["pwd"])
     acr = ACR_BY_AMR.get(frozenset(amr), "urn:careaccess:aal3" if {"sc", "hwk"} & set(amr) else "urn:careaccess:aal1")
-    return amr, acr
+    return SignIn(amr=amr, acr=acr, auth_time=int((last_login or clock.now()).timestamp()))
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The person whose claims are released: their row and their identity assurance level."""
+
+    person_id: int
+    uid: str
+    title: str
+    given_name: str
+    family_name: str
+    email: str
+    assurance_level: int
+
+
+# The person's columns and the level of their latest identity check (identity.selectors.latest_check).
+SUBJECT_COLUMNS = """p.id, p.uid, p.title, p.given_name, p.family_name, p.email,
+    COALESCE((SELECT ic.assurance_level FROM identity_identitycheck ic WHERE ic.person_id = p.id
+              ORDER BY ic.checked_at DESC, ic.id DESC LIMIT 1), 0)"""
+_SUBJECT = f"SELECT {SUBJECT_COLUMNS} FROM directory_person p WHERE p.id = %s"
+
+
+def subject(person_id: int) -> Subject:
+    return Subject(*sql.fetchall(_SUBJECT, [person_id])[0])
 
 
 @dataclass
@@ -75,18 +106,33 @@ class LiveRole:
                 "activities": [self.activities[c] for c in codes]}
 
 
-def live_roles(person: Person) -> list[LiveRole]:
-    """The person's live assignments with their organisation, job roles and activities, in one
-    query (a row per assignment, job role and activity), in assignment order."""
-    rows = (
-        Assignment.objects.filter(live_assignment_filter(clock.today()), person_id=person.pk)
-        .order_by("id")
-        .values_list("id", "position__organisation__code", "position__organisation__name", "position__name",
-                     "position__job_roles__code", "position__job_roles__name",
-                     "position__activities__code", "position__activities__name")
-    )
+# A row per live assignment, job role and activity. The live condition is
+# directory.selectors.live_assignment_filter written as SQL (as directory.decisions does); keep
+# them together. One prepared statement: on PostgreSQL its plan is made once per connection.
+_LIVE_ROLES = """
+    SELECT a.id, o.code, o.name, pos.name, jr.code, jr.name, act.code, act.name
+    FROM directory_assignment a
+    JOIN directory_person p ON p.id = a.person_id
+    JOIN directory_position pos ON pos.id = a.position_id
+    JOIN directory_organisation o ON o.id = pos.organisation_id
+    LEFT JOIN directory_position_job_roles pj ON pj.position_id = pos.id
+    LEFT JOIN directory_jobrole jr ON jr.id = pj.jobrole_id
+    LEFT JOIN directory_position_activities pa ON pa.position_id = pos.id
+    LEFT JOIN directory_activity act ON act.id = pa.activity_id
+    WHERE a.person_id = %s AND p.status = 'active' AND pos.status = 'active'
+      AND a.state = 'active' AND a.starts_on <= %s AND (a.ends_on IS NULL OR a.ends_on >= %s)
+      AND (o.status = 'active' OR (o.status = 'closing' AND o.closes_on > %s))
+    ORDER BY a.id
+"""
+
+
+def live_roles(person_id: int) -> list[LiveRole]:
+    """The person's live assignments with their organisation, job roles and activities, in
+    assignment order, from one query."""
+    today = sql.date_param(clock.today())
     found: dict[int, LiveRole] = {}
-    for assignment_id, org_code, org_name, position_name, role_code, role_name, activity_code, activity_name in rows:
+    for assignment_id, org_code, org_name, position_name, role_code, role_name, activity_code, activity_name in (
+            sql.fetchall(_LIVE_ROLES, [person_id, today, today, today])):
         entry = found.setdefault(assignment_id, LiveRole(assignment_id, org_code, org_name, position_name))
         if role_code:
             entry.roles[role_code] = role_name
@@ -95,11 +141,11 @@ def live_roles(person: Person) -> list[LiveRole]:
     return list(found.values())
 
 
-def user_info(person: Person, scope: str, *, acr: str, selected_assignment_id: int | None) -> dict:
+def user_info(person: Subject, scope: str, *, acr: str, selected_assignment_id: int | None) -> dict:
     scopes = set(scope.split())
     info: dict = {"sub": person.uid}
     if "openid" in scopes:
-        info["id_assurance_level"] = assurance_level(person)
+        info["id_assurance_level"] = person.assurance_level
         info["authentication_assurance_level"] = AAL_BY_ACR.get(acr, 1)
     if scopes & {"profile", "nhsperson"}:
         info.update(nhsid_useruid=person.uid, given_name=person.given_name, family_name=person.family_name,
@@ -108,8 +154,8 @@ def user_info(person: Person, scope: str, *, acr: str, selected_assignment_id: i
             info["title"] = person.title
     if "email" in scopes and person.email:
         info["email"] = person.email
-    if scopes & {"associatedorgs", "nationalrbacaccess", "selectedrole"}:
-        live = live_roles(person)
+    if scopes & ROLE_SCOPES:
+        live = live_roles(person.person_id)
         if "associatedorgs" in scopes:
             orgs = {r.org_code: r.org_name for r in live}
             info["nhsid_user_orgs"] = [{"org_code": c, "org_name": n} for c, n in sorted(orgs.items())]

@@ -1,7 +1,11 @@
 """The provider's ID-token signing keys (ES256, P-256), as PEM files under VAR_DIR/oidc, mode 0600.
 
 `current.pem` signs; `previous.pem`, the key `rotate()` replaced, is still published in the JWKS so
-that ID tokens signed just before a rotation still verify. A rotation drops the key before that."""
+that ID tokens signed just before a rotation still verify. A rotation drops the key before that.
+
+Parsed keys are kept in memory, keyed by the file's identity (device, inode, modification time):
+a rotation replaces the file (a new inode), so every process, the one that rotated or not, reads
+the new key on its next use, and a request costs one stat() instead of reading and parsing a PEM."""
 
 from __future__ import annotations
 
@@ -33,10 +37,20 @@ def _new_pem() -> bytes:
     return ECKey.generate_key("P-256", private=True).as_pem(private=True)
 
 
+_loaded: dict[Path, tuple[tuple[int, int, int], ECKey]] = {}
+
+
 def _load(path: Path) -> ECKey:
+    stat = path.stat()
+    identity = (stat.st_dev, stat.st_ino, stat.st_mtime_ns)
+    cached = _loaded.get(path)
+    if cached is not None and cached[0] == identity:
+        return cached[1]
     pem = path.read_bytes()
     key = ECKey.import_key(pem)
-    return ECKey.import_key(pem, {"kid": key.thumbprint(), "use": "sig", "alg": ALG})
+    key = ECKey.import_key(pem, {"kid": key.thumbprint(), "use": "sig", "alg": ALG})
+    _loaded[path] = (identity, key)
+    return key
 
 
 def signing_key() -> ECKey:
@@ -62,7 +76,8 @@ def jwks() -> dict:
 
 
 def rotate() -> tuple[str, str]:
-    """Make a new signing key; the old one stays published as the previous key. Returns (old kid, new kid)."""
+    """Make a new signing key; the old one stays published as the previous key. Returns (old kid,
+    new kid). Called by services.rotate_signing_key, which audits it."""
     old = signing_key()
     directory = key_dir()
     _write_private(directory / "previous.pem", (directory / "current.pem").read_bytes())

@@ -33,7 +33,6 @@ from .models import OidcCode, OidcToken
 log = logging.getLogger(__name__)
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 KIND = "oidc_backchannel_logout"
-TOKEN_LIFETIME = 120  # seconds, from the moment the token is sent
 
 
 def session_id(request) -> str:
@@ -44,7 +43,8 @@ def session_id(request) -> str:
 def logout_token(*, issuer: str, client_id: str, sub: str, sid: str, jti: str) -> str:
     key = keys.signing_key()
     now = int(clock.now().timestamp())
-    claims = {"iss": issuer, "aud": client_id, "iat": now, "exp": now + TOKEN_LIFETIME, "jti": jti,
+    lifetime = settings.CAREACCESS_OIDC_LOGOUT_TOKEN_SECONDS  # from the moment the token is sent
+    claims = {"iss": issuer, "aud": client_id, "iat": now, "exp": now + lifetime, "jti": jti,
               "sub": sub, "sid": sid, "events": {EVENT: {}}}
     return jwt.encode({"alg": keys.ALG, "kid": key.kid, "typ": "logout+jwt"}, claims, key)
 

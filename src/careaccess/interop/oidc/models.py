@@ -10,6 +10,7 @@ import json
 
 from django.db import models
 
+from careaccess.core import clock
 from careaccess.core.tokens import hash_secret
 
 
@@ -26,6 +27,10 @@ class OidcClient(models.Model):
     jwks = models.TextField(blank=True, default="", help_text="the client's public JWKS (private_key_jwt)")
     backchannel_logout_uri = models.CharField(max_length=500, blank=True, default="")
     scope = models.CharField(max_length=300)
+    # The directory service the client speaks for, whose policy (card-only: rule DS18) decides how
+    # its users may have signed in. None for a client tied to no one service.
+    service = models.ForeignKey("directory.Service", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="oidc_clients")
     created_at = models.DateTimeField()
 
     # Authlib ClientMixin
@@ -82,8 +87,14 @@ class OidcCode(models.Model):
     amr = models.CharField(max_length=100, help_text="space-separated")
     selected_assignment_id = models.BigIntegerField(null=True)
     session_id = models.CharField(max_length=64, blank=True, default="")
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(db_index=True)  # pruned by age (services.prune)
     used_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["client", "nonce"], name="interop_oidccode_nonce"),  # nonce replay check
+            models.Index(fields=["session_id"], name="interop_oidccode_session"),  # sign-out spends them
+        ]
 
     # Authlib AuthorizationCodeMixin
     def get_redirect_uri(self):
@@ -110,9 +121,11 @@ class OidcToken(models.Model):
     person = models.ForeignKey("directory.Person", on_delete=models.PROTECT, related_name="+")
     access_digest = models.CharField(max_length=64, unique=True)
     refresh_digest = models.CharField(max_length=64, unique=True, null=True)
+    # When the refresh token stops working: set at the code exchange, kept by every rotation.
+    refresh_expires_at = models.DateTimeField(null=True)
     scope = models.CharField(max_length=300)
     issued_at = models.DateTimeField()
-    expires_in = models.IntegerField()
+    expires_at = models.DateTimeField()  # of the access token
     auth_time = models.BigIntegerField()
     acr = models.CharField(max_length=100)
     amr = models.CharField(max_length=100)
@@ -128,12 +141,13 @@ class OidcToken(models.Model):
         return self.scope
 
     def get_expires_in(self):
-        return self.expires_in
+        return int((self.expires_at - self.issued_at).total_seconds())
 
     def is_expired(self):
-        from careaccess.core import clock
+        return clock.now() >= self.expires_at
 
-        return (clock.now() - self.issued_at).total_seconds() >= self.expires_in
+    def refresh_expired(self):
+        return self.refresh_expires_at is None or clock.now() >= self.refresh_expires_at
 
     def is_revoked(self):
         return self.revoked_at is not None
@@ -145,13 +159,15 @@ class OidcToken(models.Model):
         return self.client
 
 
-
 class OidcJti(models.Model):
     """Client-assertion ids already used (private_key_jwt): a replayed assertion is refused."""
 
     client_id = models.CharField(max_length=64)
     jti = models.CharField(max_length=200)
     seen_at = models.DateTimeField()
+    # The assertion's own expiry: after it (and the leeway) a replay is refused as expired, so the
+    # row can go (services.prune).
+    expires_at = models.DateTimeField(db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client_id", "jti"], name="interop_oidcjti_unique")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+from dataclasses import dataclass
 
 from authlib.integrations.django_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
@@ -15,19 +16,14 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core.grants import OpenIDCode
 from django.conf import settings
-from django.db import IntegrityError, transaction
 
-from careaccess.core.tokens import hash_secret
 from careaccess.core import clock
-from careaccess.core.audit import ledger
-from careaccess.core.context import Actor
+from careaccess.core.tokens import hash_secret
 from careaccess.directory.models import Person
 
-from . import claims, keys, services
-from .models import OidcClient, OidcCode, OidcJti, OidcToken
+from . import claims, keys, selectors, services
+from .models import OidcClient, OidcCode, OidcToken
 
-CODE_LIFETIME = 60  # seconds
-ACCESS_TOKEN_LIFETIME = 600  # seconds; refresh tokens renew them
 TOKEN_METHODS = ["client_secret_basic", "private_key_jwt"]
 
 issuer_var: contextvars.ContextVar[str] = contextvars.ContextVar("oidc_issuer", default="")
@@ -74,35 +70,39 @@ class S256Challenge(CodeChallenge):
         return authorization_code.code_challenge_method
 
 
+@dataclass(frozen=True)
+class Consent:
+    """What the authorize page passes Authlib as the granting user: who consented, how their
+    session signed in, the role they chose and their session's id (for back-channel logout)."""
+
+    person: Person
+    sign_in: claims.SignIn
+    selected_assignment_id: int | None
+    session_id: str
+
+
 class CodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_METHODS
 
     def save_authorization_code(self, code, request):
-        person = request.user
+        consent: Consent = request.user
         data = request.payload.data
-        OidcCode.objects.create(
-            code_digest=hash_secret(code), client=request.client, person=person,
-            redirect_uri=request.payload.redirect_uri or "", scope=request.payload.scope or "",
-            nonce=data.get("nonce", ""), code_challenge=data["code_challenge"],
-            code_challenge_method=data["code_challenge_method"], auth_time=person.oidc_auth_time,
-            acr=person.oidc_acr, amr=" ".join(person.oidc_amr),
-            selected_assignment_id=person.oidc_selected, session_id=person.oidc_sid, created_at=clock.now(),
-        )
+        services.issue_code(
+            code=code, client=request.client, person=consent.person, redirect_uri=request.payload.redirect_uri or "",
+            scope=request.payload.scope or "", nonce=data.get("nonce", ""), code_challenge=data["code_challenge"],
+            code_challenge_method=data["code_challenge_method"], sign_in=consent.sign_in,
+            selected_assignment_id=consent.selected_assignment_id, session_id=consent.session_id)
 
     def query_authorization_code(self, code, client):
-        now = clock.now()
-        # Claim the code in one conditional UPDATE: a second redemption (or a concurrent one) finds
-        # it used and gets invalid_grant. A failed PKCE check also spends the code.
-        claimed = OidcCode.objects.filter(
+        # Unspent and in date; services.issue_tokens spends it in the transaction that stores the
+        # tokens, so of two redemptions (or a concurrent pair) one gets tokens, the other invalid_grant.
+        lifetime = dt.timedelta(seconds=settings.CAREACCESS_OIDC_CODE_SECONDS)
+        return OidcCode.objects.select_related("person").filter(
             code_digest=hash_secret(code), client=client, used_at__isnull=True,
-            created_at__gt=now - dt.timedelta(seconds=CODE_LIFETIME),
-        ).update(used_at=now)
-        if not claimed:
-            return None
-        return OidcCode.objects.select_related("person").get(code_digest=hash_secret(code))
+            created_at__gt=clock.now() - lifetime).first()
 
     def delete_authorization_code(self, authorization_code):
-        pass  # spent in query_authorization_code; kept for the record
+        pass  # spent by services.issue_tokens; kept for the record until services.prune
 
     def authenticate_user(self, authorization_code):
         return authorization_code.person
@@ -113,21 +113,19 @@ class RefreshGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token):
-        token = OidcToken.objects.select_related("person", "client").filter(
-            refresh_digest=hash_secret(refresh_token), revoked_at__isnull=True).first()
-        if token is None or token.person.status != Person.Status.ACTIVE:
-            return None
-        return token
+        return selectors.refresh_token(refresh_token)
 
     def authenticate_user(self, refresh_token):
         return refresh_token.person
 
     def revoke_old_credential(self, refresh_token):
-        pass  # spent by Server.save_token, in the transaction that issues its successor
+        pass  # spent by services.issue_tokens, in the transaction that issues its successor
 
 
 class OpenID(OpenIDCode):
     def exists_nonce(self, nonce, request):
+        # Codes are pruned after their lifetime, and with them the nonces they carried: a nonce
+        # is refused while a code made with it could still be exchanged.
         return OidcCode.objects.filter(client=request.client, nonce=nonce).exists()
 
     def resolve_client_private_key(self, client):
@@ -140,11 +138,13 @@ class OpenID(OpenIDCode):
         return {"alg": keys.ALG, "kid": keys.signing_key().kid, "typ": "JWT"}
 
     def get_client_claims(self, client):
-        return {"iss": issuer(), "aud": [client.client_id], "exp": int(clock.now().timestamp()) + 600}
+        expires = int(clock.now().timestamp()) + settings.CAREACCESS_OIDC_ACCESS_TOKEN_SECONDS
+        return {"iss": issuer(), "aud": [client.client_id], "exp": expires}
 
     def generate_user_info(self, user, scope):
         code = code_var.get()
-        info = claims.user_info(user, scope, acr=code.acr, selected_assignment_id=code.selected_assignment_id)
+        info = claims.user_info(claims.subject(user.pk), scope, acr=code.acr,
+                                selected_assignment_id=code.selected_assignment_id)
         if code.session_id:
             info["sid"] = code.session_id
         return info
@@ -161,12 +161,9 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return [token_endpoint(), issuer(), issuer() + "/revoke", issuer() + "/introspect"]
 
     def validate_jti(self, claims_, jti):
-        try:
-            with transaction.atomic():
-                OidcJti.objects.create(client_id=str(claims_["sub"]), jti=str(jti)[:200], seen_at=clock.now())
-        except IntegrityError:
-            return False
-        return True
+        # exp is essential to Authlib's check of the assertion, which runs before this one.
+        expires_at = dt.datetime.fromtimestamp(int(claims_["exp"]), tz=dt.timezone.utc)
+        return services.remember_assertion(client_id=str(claims_["sub"]), jti=str(jti), expires_at=expires_at)
 
     def resolve_client_public_key(self, client):
         from joserfc.jwk import KeySet
@@ -206,48 +203,36 @@ class Introspection(IntrospectionEndpoint):
         payload = {"active": True, "scope": token.scope, "client_id": token.client.client_id, "sub": token.person.uid,
                    "aud": token.client.client_id, "iss": issuer(), "iat": issued}
         if token.presented_as == "access_token":
-            # Refresh tokens do not expire (they rotate on use and end by revocation or sign-out).
             if token.is_expired():
                 return {"active": False}
-            payload.update(token_type="Bearer", exp=issued + token.expires_in)
+            payload.update(token_type="Bearer", exp=int(token.expires_at.timestamp()))
+        else:
+            if token.refresh_expired():
+                return {"active": False}
+            payload.update(exp=int(token.refresh_expires_at.timestamp()))
         return payload
 
 
 class Server(AuthorizationServer):
     def load_config(self, config):
-        merged = {"refresh_token_generator": True,
-                  "token_expires_in": {"authorization_code": ACCESS_TOKEN_LIFETIME, "refresh_token": ACCESS_TOKEN_LIFETIME}}
-        merged.update(config or {})
-        super().load_config(merged)
+        super().load_config({"refresh_token_generator": True, **(config or {})})
+
+    def create_bearer_token_generator(self):
+        generator = super().create_bearer_token_generator()
+        # Read when each token is made, not when the server is built (the setting may change).
+        generator.expires_generator = lambda client, grant_type: settings.CAREACCESS_OIDC_ACCESS_TOKEN_SECONDS
+        return generator
 
     def query_client(self, client_id):
-        return OidcClient.objects.filter(client_id=client_id).first()
+        return selectors.client(client_id)
 
     def save_token(self, token, request):
-        now = clock.now()
-        code = request.authorization_code
-        source = code if code is not None else request.refresh_token
-        with transaction.atomic():
-            if code is None:
-                # A refresh: the old pair ends in the transaction that issues the new one, and of
-                # two requests with the same refresh token only one gets a successor.
-                spent = OidcToken.objects.filter(pk=source.pk, revoked_at__isnull=True).update(revoked_at=now)
-                if not spent:
-                    raise InvalidGrantError("the refresh token was used already")
-            item = OidcToken.objects.create(
-                client=request.client, person=request.user, access_digest=hash_secret(token["access_token"]),
-                refresh_digest=hash_secret(token["refresh_token"]) if token.get("refresh_token") else None,
-                scope=token.get("scope", ""), issued_at=now, expires_in=token["expires_in"],
-                auth_time=source.auth_time, acr=source.acr, amr=source.amr,
-                selected_assignment_id=source.selected_assignment_id, session_id=source.session_id,
-            )
-            ledger.record(
-                "oidc.token_issued", actor=Actor.system(f"oidc:{request.client.client_id}"),
-                target_type="oidc_token", target_id=item.pk, person_uid=request.user.uid,
-                after={"client": request.client.client_id, "grant": request.payload.grant_type,
-                       "scope": item.scope, "refresh": bool(item.refresh_digest)},
-            )
-        return item
+        try:
+            return services.issue_tokens(client=request.client, person=request.user, token=token,
+                                         grant_type=request.payload.grant_type, code=request.authorization_code,
+                                         refresh=request.refresh_token)
+        except services.TokenSpent as spent:
+            raise InvalidGrantError(spent.message) from None
 
 
 def build_server() -> Server:

@@ -3,22 +3,21 @@ NHS.UK shell, signed in through the web sign-in), token, userinfo, revocation, i
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from authlib.oauth2 import OAuth2Error
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from careaccess.core.tokens import hash_secret
-from careaccess.core import clock
-from careaccess.directory.models import Person
 from careaccess.web import auth
 
-from . import claims, keys
+from . import claims, keys, rules, selectors, services
 from .logout import session_id
-from .models import OidcToken
-from .server import TOKEN_METHODS, issuer, issuer_var, server
+from .server import TOKEN_METHODS, Consent, issuer, issuer_var, server
 
 
 def _set_issuer(request) -> str:
@@ -78,8 +77,20 @@ def authorize(request):
         # A bad client or redirect URI is never redirected to: Authlib answers here (400).
         return server.handle_error_response(request, error)
     client = grant.client
+    sign_in = claims.sign_in_of(request.session, request.user.last_login)
+    service = client.service
+    refusal = service and rules.sign_in_refusal(sign_in.amr, card_only=service.card_only, service_name=service.name)
+    if refusal:
+        # No code for a sign-in the service does not allow (rule DS18): the person may sign in
+        # again with a card, or go back to the service, which is told access_denied.
+        if request.method == "POST" and request.POST.get("decision") == "deny":
+            return server.create_authorization_response(request, grant_user=None, grant=grant)
+        card_sign_in = reverse("credentials:card-sign-in") + "?" + urlencode({"next": request.get_full_path()})
+        return render(request, "oidc/refused.jinja", {
+            "client": client, "refusal": refusal, "card_sign_in": card_sign_in,
+            "action": request.get_full_path()}, status=403)
     scope = grant.request.payload.scope or ""
-    live = claims.live_roles(person)
+    live = claims.live_roles(person.pk)
     needs_role = "selectedrole" in scope.split() and len(live) >= 2
     error = None
     if request.method == "POST":
@@ -92,13 +103,9 @@ def authorize(request):
             if selected is None:
                 error = "Choose the role you act in"
         if error is None:
-            amr, acr = claims.sign_in_method(request.session)
-            last_login = getattr(request.user, "last_login", None) or clock.now()
-            person.oidc_amr, person.oidc_acr = amr, acr
-            person.oidc_auth_time = int(last_login.timestamp())
-            person.oidc_selected = selected
-            person.oidc_sid = session_id(request)
-            return server.create_authorization_response(request, grant_user=person, grant=grant)
+            consent = Consent(person=person, sign_in=sign_in, selected_assignment_id=selected,
+                              session_id=session_id(request))
+            return server.create_authorization_response(request, grant_user=consent, grant=grant)
     descriptions = [claims.SCOPES[s] for s in scope.split() if s in claims.SCOPES]
     roles = [{"value": str(r.assignment_id), "text": f"{r.role_name} at {r.org_name}",
               "hint": {"text": f"{r.position_name} ({r.org_code}), role profile {r.assignment_id}"}}
@@ -144,12 +151,15 @@ def userinfo(request):
         response = JsonResponse({"error": "invalid_request"}, status=401)
         response["WWW-Authenticate"] = "Bearer"
         return response
-    item = (OidcToken.objects.select_related("person").filter(access_digest=hash_secret(header[7:].strip())).first())
-    if item is None or item.is_revoked() or item.is_expired() or item.person.status != Person.Status.ACTIVE:
+    grant = selectors.access_grant(header[7:].strip())
+    if grant is None:
         return _bearer_error("the access token is unknown, expired or revoked")
-    if "openid" not in item.scope.split():
+    if "openid" not in grant.scope.split():
         response = JsonResponse({"error": "insufficient_scope"}, status=403)
         response["WWW-Authenticate"] = 'Bearer error="insufficient_scope", scope="openid"'
         return response
-    return JsonResponse(claims.user_info(item.person, item.scope, acr=item.acr,
-                                         selected_assignment_id=item.selected_assignment_id))
+    info = claims.user_info(grant.subject, grant.scope, acr=grant.acr,
+                            selected_assignment_id=grant.selected_assignment_id)
+    services.log_userinfo_read(client_id=grant.client_id, token_id=grant.token_id, person_uid=grant.subject.uid,
+                               method=request.method, path=request.path)
+    return JsonResponse(info)

@@ -3,6 +3,7 @@ and changes nothing (PostgreSQL: the row lock makes the second wait, then see th
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 
@@ -65,8 +66,10 @@ def test_concurrent_refreshes_with_the_same_refresh_token(settings, tmp_path):
     rp, secret = oidc_services.add_client(testing.SYSTEM, name="Portal", redirect_uris=["https://rp.example/cb"],
                                           auth_method="client_secret_basic")
     OidcToken.objects.create(client=rp, person=world.holder, access_digest=hash_secret("access"),
-                             refresh_digest=hash_secret("refresh"), scope="openid", issued_at=clock.now(), expires_in=600,
-                             auth_time=0, acr="urn:careaccess:aal1", amr="pwd")
+                             refresh_digest=hash_secret("refresh"), scope="openid", issued_at=clock.now(),
+                             expires_at=clock.now() + dt.timedelta(minutes=10),
+                             refresh_expires_at=clock.now() + dt.timedelta(hours=8), auth_time=0,
+                             acr="urn:careaccess:aal1", amr="pwd")
     basic = "Basic " + base64.b64encode(f"{rp.client_id}:{secret}".encode()).decode()
     barrier = threading.Barrier(2)
     statuses: list[int] = []

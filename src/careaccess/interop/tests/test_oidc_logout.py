@@ -132,7 +132,8 @@ def test_a_sign_out_that_rolls_back_queues_nothing(browser, world, monkeypatch):
     rp, secret = oidc_services.add_client(testing.SYSTEM, name="Portal", redirect_uris=["https://rp.example/callback"],
                                           auth_method="client_secret_basic", backchannel_logout_uri="https://rp.example/bcl")
     OidcToken.objects.create(client=rp, person=world.holder, access_digest="a" * 64, scope="openid",
-                             issued_at=dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc), expires_in=600, auth_time=0,
+                             issued_at=dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc),
+                             expires_at=dt.datetime(2026, 6, 1, 0, 10, tzinfo=dt.timezone.utc), auth_time=0,
                              acr="", amr="pwd", session_id="s" * 32)
 
     def refuse(*args, **kwargs):

@@ -72,7 +72,7 @@ def test_discovery_advertises_revocation_and_introspection(client, db):
     assert set(doc["introspection_endpoint_auth_methods_supported"]) == {"client_secret_basic", "private_key_jwt"}
 
 
-def test_introspection_of_live_tokens(client, browser, rp, world):
+def test_introspection_of_live_tokens(client, browser, rp, world, settings):
     oauth = secret_client(client, *rp)
     tokens = tokens_for(browser, oauth)
     access = introspect(oauth, tokens["access_token"])
@@ -81,7 +81,8 @@ def test_introspection_of_live_tokens(client, browser, rp, world):
     assert access["token_type"] == "Bearer" and access["iss"] == ISSUER
     assert access["exp"] - access["iat"] == tokens["expires_in"]
     refresh = introspect(oauth, tokens["refresh_token"], "refresh_token")
-    assert refresh["active"] is True and "exp" not in refresh
+    assert refresh["active"] is True
+    assert refresh["exp"] - refresh["iat"] == settings.CAREACCESS_OIDC_REFRESH_TOKEN_SECONDS
 
 
 def test_revoking_the_refresh_token_stops_refresh_and_the_access_token(client, browser, rp, world):
@@ -119,7 +120,7 @@ def test_expired_unknown_and_foreign_tokens_are_inactive(clock, client, browser,
 
     clock.advance(dt.timedelta(seconds=tokens["expires_in"]))
     assert introspect(oauth, tokens["access_token"]) == {"active": False}
-    assert introspect(oauth, tokens["refresh_token"])["active"] is True  # refresh tokens do not expire
+    assert introspect(oauth, tokens["refresh_token"])["active"] is True  # it lives longer
 
 
 def test_private_key_jwt_client_revokes_and_introspects(client, browser, jwt_rp):

@@ -3,6 +3,8 @@ live assignments (positions, job roles, activities) the person holds (issue 8, s
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -47,7 +49,8 @@ def test_userinfo_is_a_fixed_number_of_queries(client, world, settings, tmp_path
                                      auth_method="client_secret_basic")
     OidcToken.objects.create(client=rp, person=world.holder, access_digest=hash_secret("access"), scope=" ".join(
         ["openid", "profile", "email", "associatedorgs", "nationalrbacaccess", "selectedrole"]),
-        issued_at=clock.now(), expires_in=600, auth_time=0, acr="urn:careaccess:aal1", amr="pwd")
+        issued_at=clock.now(), expires_at=clock.now() + dt.timedelta(minutes=10), auth_time=0,
+        acr="urn:careaccess:aal1", amr="pwd")
 
     def userinfo():
         return client.get("/oidc/userinfo", secure=True, HTTP_AUTHORIZATION="Bearer access")
