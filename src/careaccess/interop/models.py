@@ -6,7 +6,7 @@ need and the directory has no column for:
 - `ScimUser`: the SCIM `userName` and `externalId` a provisioning client gave a person. People
   never provisioned by SCIM have no row: their userName is their user id.
 - `ScimGroup`: the SCIM `externalId` of a position.
-- `ReadLog`: who read which people through SCIM or FHIR (issue 8 item 4). A light, insert-only
+- `ReadLog`: who read which people through SCIM, FHIR or OpenID Connect userinfo (issue 8 item 4). A light, insert-only
   log rather than audit-ledger entries: every ledger append serialises on the ledger's one head
   row, and a relying service's reads (thousands a minute) would queue behind each other and
   behind every change. The ledger keeps changes; this table keeps reads.
@@ -51,7 +51,7 @@ class ScimGroup(models.Model):
 
 class ReadLog(models.Model):
     at = models.DateTimeField(db_index=True)
-    protocol = models.CharField(max_length=10)  # scim | fhir
+    protocol = models.CharField(max_length=10)  # scim | fhir | oidc
     actor_kind = models.CharField(max_length=16)
     actor = models.CharField(max_length=200)
     actor_uid = models.CharField(max_length=12, null=True)
