@@ -16,7 +16,8 @@ SQLite file, and in a child process per database:
    (sequencing.py); then checks the ledger is one valid chain;
 2. fills the ledger in bulk (leaf and node hashes computed in Python exactly as `record()` does,
    written with COPY on PostgreSQL / executemany on SQLite) to `verify_size` entries, signs a
-   checkpoint and times `careaccess audit verify` (with and without the node comparison);
+   checkpoint and times `careaccess audit verify` (with and without the node comparison), with the
+   CPU it took in its processes and, on PostgreSQL, in their backends (read from /proc);
 3. (PostgreSQL) fills on to `proof_size` entries, signs a checkpoint and times inclusion proofs of
    random entries (entry read + one node query + self-check) and a consistency proof.
 
