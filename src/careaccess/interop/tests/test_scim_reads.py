@@ -142,3 +142,26 @@ def test_user_name_lookup_reads_no_count_and_few_queries(client, world):
         assert not any("COUNT(" in q.upper() for q in sql), sql
         assert sum("directory_person" in q and "interop_scimuser" in q for q in sql) == 1  # one person query
         assert len(sql) <= 8, sql
+
+
+@pytest.mark.parametrize("negated", [False, True])
+def test_user_name_filters_match_provisioned_and_other_people(client, world, negated):
+    created = client.post("/scim/v2/Users", content_type="application/scim+json", **auth(world.manager_token), data={
+        "schemas": [schema.USER], "userName": "Jo.Smith", "name": {"givenName": "Jo", "familyName": "Smith"}})
+    jo = created.json()["id"]
+    everyone = set(Person.objects.exclude(status=Person.Status.LEFT).values_list("uid", flat=True))
+
+    def ids(text):
+        text = f"not ({text})" if negated else text
+        response = client.get("/scim/v2/Users", {"filter": text}, **auth(world.manager_token))
+        assert response.status_code == 200, response.content
+        found = {r["id"] for r in response.json()["Resources"]}
+        return everyone - found if negated else found
+
+    assert ids('userName eq "jo.smith"') == {jo}
+    assert ids(f'userName eq "{world.holder.uid}"') == {world.holder.uid}
+    assert ids(f'userName eq "{jo}"') == set()  # a provisioned person's uid is not their userName
+    assert ids('userName eq "nobody"') == set()
+    assert ids('userName sw "JO."') == {jo}
+    assert ids(f'userName sw "{world.holder.uid[:11]}"') == {world.holder.uid}
+    assert ids(f'userName eq "jo.smith" or userName eq "{world.holder.uid}"') == {jo, world.holder.uid}
