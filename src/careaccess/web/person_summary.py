@@ -15,7 +15,7 @@ from careaccess.core import clock
 from careaccess.core.context import Actor
 from careaccess.credentials.models import Card
 from careaccess.credentials.removal import Authenticator, authenticators_of
-from careaccess.directory.models import Account, Assignment, Person
+from careaccess.directory.models import Account, Assignment, Organisation, Person
 from careaccess.directory.person_search import covered_organisations
 from careaccess.directory.selectors import live_assignments
 from careaccess.identity.models import IdentityCheck
@@ -54,14 +54,18 @@ class PersonSummary:
     open_requests: list[AccessRequest]
 
     @property
-    def live_organisations(self):
-        return list({row.assignment.position.organisation_id: row.assignment.position.organisation
-                     for row in self.assignments if row.live}.values())
+    def organisations(self) -> list[Organisation]:
+        """Where they hold or held a position."""
+        return _organisations(self.assignments)
 
     @property
-    def organisations(self):
-        return list({row.assignment.position.organisation_id: row.assignment.position.organisation
-                     for row in self.assignments}.values())
+    def live_organisations(self) -> list[Organisation]:
+        return _organisations(row for row in self.assignments if row.live)
+
+
+def _organisations(rows) -> list[Organisation]:
+    by_id = {row.assignment.position.organisation_id: row.assignment.position.organisation for row in rows}
+    return list(by_id.values())
 
 
 def assignments_of(person: Person, on: dt.date) -> list[AssignmentRow]:

@@ -17,6 +17,7 @@ from careaccess.credentials.tests.conftest import pki_dir  # noqa: F401  (a fres
 from careaccess.directory import services as directory_services
 from careaccess.identity import services as identity_services
 from careaccess.lifecycle import services as lifecycle_services
+from careaccess.lifecycle.models import Reinstatement
 
 from .conftest import SYSTEM, organisation, person, place, sign_in, squash
 
@@ -350,3 +351,17 @@ def test_the_search_and_page_answer_get_only(client, world):
     sign_in(client, world.sponsor.uid)
     assert client.post("/people", {"q": "Taylor"}).status_code == 405
     assert client.post(f"/people/{world.xena.uid}").status_code == 405
+
+
+def test_a_confirmed_reinstatement_request_is_linked_for_those_who_check_it(world, clock):
+    # rule PP13: staff check a suspended person's request to be reinstated
+    service = directory_services.create_service(SYSTEM, code="portal", name="Provider portal",
+                                                allowed_purposes=["direct care"])
+    account = directory_services.create_account(SYSTEM, world.xena, service, username="xena", state="suspended")
+    row = Reinstatement.objects.create(given_name="Xena", family_name="Taylor", email=world.xena.email,
+                                       account=account, state=Reinstatement.State.CONFIRMED,
+                                       created_at=clock.now(), confirmed_at=clock.now())
+    link = f'href="/lifecycle/reinstatements/{row.pk}">Check their request to reinstate their Provider portal account'
+    assert link in links_on(world.agent, world.xena.uid)
+    assert link not in links_on(world.sponsor, world.xena.uid)
+    assert "reinstate" not in links_on(world.agent, world.yuri.uid)
