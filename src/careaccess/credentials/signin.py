@@ -130,9 +130,9 @@ def _open_challenge(nonce: str, now: dt.datetime) -> dt.datetime:
 
 
 def purge_challenges(older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
-    """Delete spent challenges expired for longer than `older_than` (a job for the lifecycle sweeps):
-    an expired challenge is refused by its own expiry, so its row is no longer needed to refuse a
-    replay. Sign-ins are audited in the ledger; these rows carry nothing to keep."""
+    """Delete spent challenges expired for longer than `older_than` (the worker's hourly job
+    credentials.purge-challenges): an expired challenge is refused by its own expiry, so its row is
+    no longer needed to refuse a replay. Sign-ins are audited in the ledger; these rows carry nothing to keep."""
     deleted, _ = Challenge.objects.filter(expires_at__lt=clock.now() - older_than).delete()
     return deleted
 

@@ -76,13 +76,9 @@ def autodiscover() -> None:
 
 # The audit ledger's signed checkpoints (the checkpoint function decides itself whether one is due,
 # from CAREACCESS_CHECKPOINT_EVERY_SECONDS, so it is offered a turn on every pass).
-try:
-    from careaccess.core.audit.checkpoints import checkpoint_if_due
-except ImportError:
-    checkpoint_if_due = None
+from careaccess.core.audit.checkpoints import checkpoint_if_due  # noqa: E402
 
-if checkpoint_if_due is not None:
-    register("audit.checkpoint", 0, checkpoint_if_due)
+register("audit.checkpoint", 0, checkpoint_if_due)
 
 # On PostgreSQL audited changes write their entries pending; this gives them their places in the
 # ledger in batches (a no-op on SQLite, and one index probe when nothing is pending).

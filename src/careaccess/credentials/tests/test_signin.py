@@ -225,3 +225,11 @@ def test_spent_challenges_are_purged_once_expired(holder_card, clock):
     assert Challenge.objects.filter(nonce=fresh.nonce).exists()
     with pytest.raises(signin.SignInRefused, match="expired"):
         testing.sign_in(card, nonce=old.nonce)  # the purged one is still refused, by its expiry
+
+
+def test_the_worker_purges_spent_challenges_every_hour():
+    from careaccess.core.outbox import jobs
+
+    jobs.autodiscover()
+    purge = {j.name: j for j in jobs.registered()}["credentials.purge-challenges"]
+    assert purge.func is signin.purge_challenges and purge.every == 3600
