@@ -283,7 +283,8 @@ def _postgres_backends(dbname: str) -> list[int]:
     url = os.environ["DATABASE_URL"]
     with psycopg.connect(url) as conn:
         return [row[0] for row in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [dbname])]
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'", [dbname])]  # not autovacuum workers that come and go
 
 
 def _make_token() -> str:

@@ -11,12 +11,13 @@ operator at the console, the worker) may do everything.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Iterable
 
 from django.conf import settings
 
-from careaccess.core import clock
+from careaccess.core import clock, sql
 from careaccess.core.context import Actor
 from careaccess.core.errors import Forbidden
 
@@ -127,36 +128,41 @@ def capability_codes() -> dict[str, str]:
 
 
 def grants(person_id: int, assignment_id: int | None = None) -> list[Grant]:
-    """The person's live assignments that carry staff capabilities (included activities count)."""
-    from careaccess.directory.models import Assignment
-    from careaccess.directory.selectors import activity_edges, live_assignment_filter
-    from careaccess.directory.rules import includes_closure
+    """The person's live assignments that carry staff capabilities (included activities count):
+    one prepared query, as every staff request asks it."""
+    from careaccess.directory import live_sql
 
-    codes = capability_codes()
-    by_code = {code: name for name, code in codes.items()}
-    assignments = Assignment.objects.filter(live_assignment_filter(clock.today()), person_id=person_id)
-    if assignment_id is not None:
-        assignments = assignments.filter(id=assignment_id)
-    assignments = list(assignments.select_related("position__organisation").prefetch_related("position__activities"))
-    direct = {a.id: {act.code for act in a.position.activities.all()} for a in assignments}
-    edges = activity_edges(set().union(*direct.values())) if assignments else {}
-    result = []
-    for a in assignments:
-        held = includes_closure(direct[a.id], edges)
-        capabilities = frozenset(by_code[c] for c in held if c in by_code)
-        if capabilities:
-            organisation = a.position.organisation
-            result.append(
-                Grant(
-                    assignment_id=a.id,
-                    position_label=f"{a.position.name}, {organisation.name} ({organisation.code})",
-                    organisation_id=organisation.id,
-                    organisation_code=organisation.code,
-                    oversees_descendants=organisation.oversees_descendants,
-                    capabilities=capabilities,
-                )
-            )
-    return result
+    by_code = {code: name for name, code in capability_codes().items()}
+    rows = sql.fetchall(_grants_sql(assignment_id is not None),
+                        [person_id, *([assignment_id] if assignment_id is not None else []),
+                         *live_sql.live_params(clock.today())])
+    found: dict[int, tuple] = {}
+    held: dict[int, set[str]] = {}
+    for assignment_id_, label, organisation_id, organisation_code, oversees, code in rows:
+        found.setdefault(assignment_id_, (label, organisation_id, organisation_code, bool(oversees)))
+        if code in by_code:
+            held.setdefault(assignment_id_, set()).add(by_code[code])
+    return [Grant(assignment_id=a, position_label=label, organisation_id=org_id, organisation_code=org_code,
+                  oversees_descendants=oversees, capabilities=frozenset(held[a]))
+            for a, (label, org_id, org_code, oversees) in found.items() if a in held]
+
+
+@functools.cache
+def _grants_sql(one_assignment: bool) -> str:
+    from careaccess.directory.live_sql import LIVE_CONDITION, LIVE_JOINS, with_held_activities
+
+    live = f"""
+        SELECT a.id, a.starts_on, pos.id AS position_id,
+               pos.name || ', ' || o.name || ' (' || o.code || ')' AS label,
+               o.id AS organisation_id, o.code AS organisation_code, o.oversees_descendants
+        {LIVE_JOINS}
+        WHERE a.person_id = %s {"AND a.id = %s" if one_assignment else ""} AND {LIVE_CONDITION}
+    """
+    return f"""{with_held_activities(live)}
+        SELECT live.id, live.label, live.organisation_id, live.organisation_code, live.oversees_descendants, held.code
+        FROM live JOIN held ON held.assignment_id = live.id
+        ORDER BY live.starts_on, live.id
+    """
 
 
 def covers(grant: Grant, organisation) -> bool:

@@ -3,8 +3,7 @@
 `decide_lean` gives exactly the answers, reasons and granting assignment of `selectors.decide`
 (a property test compares them on random directories), but reads the person's live assignments
 with every code they carry, included activities resolved, in one prepared query: the endpoint's
-budget is 2 ms at the median over HTTP. The live-assignment condition below is
-`selectors.live_assignment_filter` written as SQL; keep the two together. The person is read only
+budget is 2 ms at the median over HTTP. The live-assignment condition is directory.live_sql's. The person is read only
 when nothing is live, to tell "unknown" from "no access".
 """
 
@@ -16,31 +15,16 @@ from careaccess.core import clock, sql
 from careaccess.core.errors import NotFound
 
 from . import rules, selectors
+from .live_sql import LIVE_CONDITION, LIVE_JOINS, live_params, with_held_activities
 from .models import Person
 
-_LIVE = """
+_LIVE = f"""
     SELECT a.id, a.starts_on, pos.id AS position_id, pos.name, o.code AS organisation
-    FROM directory_assignment a
-    JOIN directory_person p ON p.id = a.person_id
-    JOIN directory_position pos ON pos.id = a.position_id
-    JOIN directory_organisation o ON o.id = pos.organisation_id
-    WHERE p.uid = %s AND p.status = 'active' AND pos.status = 'active'
-      AND a.state = 'active' AND a.starts_on <= %s AND (a.ends_on IS NULL OR a.ends_on >= %s)
-      AND (o.status = 'active' OR (o.status = 'closing' AND o.closes_on > %s))
+    {LIVE_JOINS}
+    WHERE p.uid = %s AND {LIVE_CONDITION}
 """
-# Each live assignment with every activity it holds, included ones too (UNION stops at cycles).
-_WITH_ACTIVITIES = f"""
-    WITH RECURSIVE live AS ({_LIVE}),
-    held (assignment_id, code) AS (
-        SELECT live.id, act.code FROM live
-        JOIN directory_position_activities pa ON pa.position_id = live.position_id
-        JOIN directory_activity act ON act.id = pa.activity_id
-        UNION
-        SELECT held.assignment_id, included.code FROM held
-        JOIN directory_activity holder ON holder.code = held.code
-        JOIN directory_activity_includes inc ON inc.from_activity_id = holder.id
-        JOIN directory_activity included ON included.id = inc.to_activity_id
-    )
+# Each live assignment with every activity it holds, included ones too.
+_WITH_ACTIVITIES = f"""{with_held_activities(_LIVE)}
     SELECT live.id, live.name, live.organisation, held.code
     FROM live LEFT JOIN held ON held.assignment_id = live.id
     ORDER BY live.starts_on, live.id
@@ -59,8 +43,8 @@ _WITH_SERVICE_ROLES = f"""
 def decide_lean(uid: str, *, activity: str | None = None, service_role: str | None = None,
                 organisation_code: str | None = None, at: dt.datetime | None = None) -> selectors.Decision:
     at = at or clock.now()
-    on = sql.date_param(at.astimezone(clock.local_zone()).date())
-    rows = sql.fetchall(_WITH_ACTIVITIES if activity else _WITH_SERVICE_ROLES, [uid, on, on, on])
+    on = at.astimezone(clock.local_zone()).date()
+    rows = sql.fetchall(_WITH_ACTIVITIES if activity else _WITH_SERVICE_ROLES, [uid, *live_params(on)])
     assignments: dict[int, tuple[str, str, set[str]]] = {}
     for assignment_id, position, organisation, code in rows:
         held = assignments.setdefault(assignment_id, (position, organisation, set()))[2]

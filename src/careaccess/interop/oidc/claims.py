@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from careaccess.core import clock, sql
+from careaccess.directory.live_sql import LIVE_CONDITION, LIVE_JOINS, live_params
 from careaccess.web.auth import SESSION_AMR
 
 SCOPES = {
@@ -106,22 +107,16 @@ class LiveRole:
                 "activities": [self.activities[c] for c in codes]}
 
 
-# A row per live assignment, job role and activity. The live condition is
-# directory.selectors.live_assignment_filter written as SQL (as directory.decisions does); keep
-# them together. One prepared statement: on PostgreSQL its plan is made once per connection.
-_LIVE_ROLES = """
+# A row per live assignment, job role and activity (directory.live_sql's live condition). One
+# prepared statement: on PostgreSQL its plan is made once per connection.
+_LIVE_ROLES = f"""
     SELECT a.id, o.code, o.name, pos.name, jr.code, jr.name, act.code, act.name
-    FROM directory_assignment a
-    JOIN directory_person p ON p.id = a.person_id
-    JOIN directory_position pos ON pos.id = a.position_id
-    JOIN directory_organisation o ON o.id = pos.organisation_id
+    {LIVE_JOINS}
     LEFT JOIN directory_position_job_roles pj ON pj.position_id = pos.id
     LEFT JOIN directory_jobrole jr ON jr.id = pj.jobrole_id
     LEFT JOIN directory_position_activities pa ON pa.position_id = pos.id
     LEFT JOIN directory_activity act ON act.id = pa.activity_id
-    WHERE a.person_id = %s AND p.status = 'active' AND pos.status = 'active'
-      AND a.state = 'active' AND a.starts_on <= %s AND (a.ends_on IS NULL OR a.ends_on >= %s)
-      AND (o.status = 'active' OR (o.status = 'closing' AND o.closes_on > %s))
+    WHERE a.person_id = %s AND {LIVE_CONDITION}
     ORDER BY a.id
 """
 
@@ -129,10 +124,9 @@ _LIVE_ROLES = """
 def live_roles(person_id: int) -> list[LiveRole]:
     """The person's live assignments with their organisation, job roles and activities, in
     assignment order, from one query."""
-    today = sql.date_param(clock.today())
     found: dict[int, LiveRole] = {}
     for assignment_id, org_code, org_name, position_name, role_code, role_name, activity_code, activity_name in (
-            sql.fetchall(_LIVE_ROLES, [person_id, today, today, today])):
+            sql.fetchall(_LIVE_ROLES, [person_id, *live_params(clock.today())])):
         entry = found.setdefault(assignment_id, LiveRole(assignment_id, org_code, org_name, position_name))
         if role_code:
             entry.roles[role_code] = role_name

@@ -15,6 +15,7 @@ from careaccess.core import clock, permissions, sql
 from careaccess.core.context import Actor
 from careaccess.directory import rules, services
 from careaccess.directory.models import Account, Assignment, Organisation, Person, Position
+from careaccess.directory.live_sql import LIVE_CONDITION, LIVE_JOINS, live_params
 from careaccess.directory.selectors import live_assignment_filter
 
 from .. import services as interop_services
@@ -46,23 +47,17 @@ def _live_prefetch(queryset) -> Prefetch:
                     to_attr="live")
 
 
-# A row per live assignment and job role of the people asked for. The live condition is
-# directory.selectors.live_assignment_filter written as SQL, as directory.decisions and the OIDC
-# claims write it (tests/test_scim_reads.py compares them): the ORM spent more CPU building this
-# query than the database spent answering it. `{people}` is one placeholder per person; each count
-# is its own prepared statement (on PostgreSQL, planned once per connection).
-_LIVE_POSITIONS = """
+# A row per live assignment and job role of the people asked for (directory.live_sql's live
+# condition; tests/test_scim_reads.py compares it with live_assignment_filter). `{people}` is one
+# placeholder per person; each count is its own prepared statement (on PostgreSQL, planned once per
+# connection).
+_LIVE_POSITIONS = f"""
     SELECT a.person_id, pos.id, pos.name, o.code, pos.unit_id, u.name, jr.code, jr.name
-    FROM directory_assignment a
-    JOIN directory_person p ON p.id = a.person_id
-    JOIN directory_position pos ON pos.id = a.position_id
-    JOIN directory_organisation o ON o.id = pos.organisation_id
+    {LIVE_JOINS}
     LEFT JOIN directory_organisationalunit u ON u.id = pos.unit_id
     LEFT JOIN directory_position_job_roles pj ON pj.position_id = pos.id
     LEFT JOIN directory_jobrole jr ON jr.id = pj.jobrole_id
-    WHERE a.person_id IN ({people}) AND p.status = 'active' AND pos.status = 'active'
-      AND a.state = 'active' AND a.starts_on <= %s AND (a.ends_on IS NULL OR a.ends_on >= %s)
-      AND (o.status = 'active' OR (o.status = 'closing' AND o.closes_on > %s))
+    WHERE a.person_id IN ({{people}}) AND {LIVE_CONDITION}
     ORDER BY a.starts_on, a.id, jr.code
 """
 
@@ -73,10 +68,9 @@ def _live_positions(person_ids: list[int]) -> dict[int, list[tuple]]:
     in the order of the assignments (start date, id), then of the role codes."""
     if not person_ids:
         return {}
-    today = sql.date_param(clock.today())
     query = _LIVE_POSITIONS.format(people=", ".join(["%s"] * len(person_ids)))
     live: dict[int, list[tuple]] = {}
-    for person_id, *position in sql.fetchall(query, [*person_ids, today, today, today]):
+    for person_id, *position in sql.fetchall(query, [*person_ids, *live_params(clock.today())]):
         live.setdefault(person_id, []).append(tuple(position))
     return live
 
