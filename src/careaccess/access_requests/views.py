@@ -30,6 +30,7 @@ from careaccess.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from careaccess.directory.models import Organisation, Position, Service
 from careaccess.web.auth import forbidden, shell, staff_required
 from careaccess.web.forms import error_list
+from careaccess.web.paging import page_number
 
 from . import forms, rules, selectors, services
 from .models import AccessRequest, Batch
@@ -89,12 +90,6 @@ def _refusal_on_form(form, exc: InvalidInput | Conflict) -> int:
     return 409
 
 
-def _page_number(value) -> int:
-    try:
-        return max(1, int(value or 1))
-    except (TypeError, ValueError):
-        return 1
-
 
 # --- queues ---
 
@@ -111,7 +106,7 @@ def queues(request, name: str = "organisation"):
     size = settings.CAREACCESS_PAGE_SIZE
     count = queryset.count()
     pages = max(1, -(-count // size))
-    page = min(_page_number(request.GET.get("page")), pages)
+    page = min(page_number(request.GET.get("page")), pages)
     rows = list(queryset[(page - 1) * size: page * size])
     tabs = [{"name": key, "label": label, "href": reverse(f"requests:queue-{QUEUE_PATHS[key]}"),
              "current": key == name} for key, label in QUEUE_LABELS.items()]

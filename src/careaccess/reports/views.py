@@ -15,6 +15,7 @@ from careaccess.core import permissions
 from careaccess.core.errors import Forbidden, InvalidInput
 from careaccess.web.auth import forbidden, staff_required
 from careaccess.web.forms import error_summary
+from careaccess.web.paging import page_number
 
 from . import export, selectors
 from .chart import bar_chart
@@ -29,12 +30,6 @@ def _report(name: str) -> selectors.Report:
         raise Http404("no such report")
     return report
 
-
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 1), 10**6))
-    except ValueError:
-        return 1
 
 
 def _url(request, **changes) -> str:
@@ -66,7 +61,7 @@ def report(request, name: str):
     if asked:
         try:
             params = selectors.clean_params(report, request.GET)
-            page = selectors.run(actor, report, params, page=_page_number(request.GET.get("page")),
+            page = selectors.run(actor, report, params, page=page_number(request.GET.get("page")),
                                  size=settings.CAREACCESS_PAGE_SIZE)
         except InvalidInput as error:
             errors = error_summary(error.errors)

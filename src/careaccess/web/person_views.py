@@ -16,22 +16,13 @@ from careaccess.core.errors import InvalidInput
 from careaccess.directory import person_search
 
 from . import person_links, person_summary
+from .forms import error_summary
+from .paging import page_number, page_url
 from .auth import staff_required
 
 READERS = permissions.ACTIONS[person_search.READ]
 
 
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, int(value or 1))
-    except ValueError:
-        return 1
-
-
-def _page_url(request, page: int) -> str:
-    query = request.GET.copy()
-    query["page"] = str(page)
-    return f"{request.path}?{query.urlencode()}"
 
 
 @never_cache
@@ -42,14 +33,14 @@ def people(request):
     result, errors = None, []
     if "q" in request.GET:
         try:
-            result = person_search.search(request.actor, typed, page=_page_number(request.GET.get("page")),
+            result = person_search.search(request.actor, typed, page=page_number(request.GET.get("page")),
                                           size=settings.CAREACCESS_PAGE_SIZE)
         except InvalidInput as error:
-            errors = [{"text": error.errors["q"], "href": "#q"}]
+            errors = error_summary(error.errors)
     context = {"q": typed, "errors": errors, "result": result}
     if result is not None:
-        context["previous_url"] = _page_url(request, result.page - 1) if result.page > 1 else None
-        context["next_url"] = _page_url(request, result.page + 1) if result.has_next else None
+        context["previous_url"] = page_url(request, result.page - 1) if result.page > 1 else None
+        context["next_url"] = page_url(request, result.page + 1) if result.has_next else None
     return render(request, "web/people.jinja", context)
 
 

@@ -25,6 +25,7 @@ from careaccess.core.errors import InvalidInput
 from careaccess.directory.rules import is_user_id
 from careaccess.web.auth import staff_required
 from careaccess.web.forms import error_list
+from careaccess.web.paging import page_number, page_url
 
 from . import search
 from .api import access_request_path
@@ -128,17 +129,6 @@ class SearchForm(forms.Form):
 SERVICE_FIELDS = {"person": "person", "organisation": "organisation", "since": "from_day", "until": "to_day"}
 
 
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, int(value or 1))
-    except ValueError:
-        return 1
-
-
-def _page_url(request, page: int) -> str:
-    query = request.GET.copy()
-    query["page"] = str(page)
-    return f"{request.path}?{query.urlencode()}"
 
 
 def _date_items(form: SearchForm, prefix: str) -> list[dict]:
@@ -175,7 +165,7 @@ def ledger(request):
             size = settings.CAREACCESS_PAGE_SIZE
             count = queryset.count()
             pages = max(1, -(-count // size))
-            page = min(_page_number(request.GET.get("page")), pages)
+            page = min(page_number(request.GET.get("page")), pages)
             rows = list(queryset[(page - 1) * size: page * size])
             search.record_search(actor, filters, len(rows))
             searched = True
@@ -184,8 +174,8 @@ def ledger(request):
     context = {
         "form": form, "errors": errors, "searched": searched, "rows": rows, "count": count, "page": page,
         "pages": pages, "first": first, "last": first + len(rows) - 1,
-        "previous_url": _page_url(request, page - 1) if page > 1 else None,
-        "next_url": _page_url(request, page + 1) if page < pages else None,
+        "previous_url": page_url(request, page - 1) if page > 1 else None,
+        "next_url": page_url(request, page + 1) if page < pages else None,
         "from_items": _date_items(form, "from"), "to_items": _date_items(form, "to"),
         "from_error": form.date_error("from"), "to_error": form.date_error("to"),
     }
