@@ -78,20 +78,12 @@ def _scope(actor: Actor) -> Q | None:
         return None
     from careaccess.directory.models import Assignment, Organisation
 
-    grants = [g for g in permissions.grants(actor.person_id, actor.assignment_id) if g.capabilities & {"auditor", "ra_manager"}]
-    codes: set[str] = set()
-    sees_unplaced = False
-    for grant in grants:
-        organisation = Organisation.objects.get(id=grant.organisation_id)
-        sees_unplaced |= grant.oversees_descendants and organisation.parent_id is None
-        codes.add(organisation.code)
-        if grant.oversees_descendants:
-            level = [organisation.id]
-            while level:
-                children = list(Organisation.objects.filter(parent_id__in=level).values_list("id", "code"))
-                codes.update(code for _, code in children)
-                level = [i for i, _ in children]
-    people = Assignment.objects.filter(position__organisation__code__in=codes).values("person__uid")
+    ids = permissions.covered_organisation_ids(actor, ("auditor", "ra_manager"))
+    covered = Organisation.objects.filter(id__in=ids)
+    codes = set(covered.values_list("code", flat=True))
+    # A covered top-level organisation that oversees others is one the actor's own position is at.
+    sees_unplaced = covered.filter(parent_id__isnull=True, oversees_descendants=True).exists()
+    people = Assignment.objects.filter(position__organisation_id__in=ids).values("person__uid")
     scope = Q(organisation_code__in=codes) | Q(person_uid__in=people)
     if sees_unplaced:
         scope |= Q(organisation_code__isnull=True, person_uid__isnull=True)
