@@ -348,16 +348,11 @@ def register_self_unlock(request, serial: str):
     return _fresh(services.register_self_unlock(_actor(request), _card(serial)))
 
 
-def _mask(address: str) -> str:
-    name, _, domain = address.partition("@")
-    return f"{name[:1]}{'*' * max(len(name) - 1, 1)}@{domain}"
-
-
 @router.post("/{serial}/self-unlock/code", response={202: CodeSentOut, **PUBLIC}, auth=None,
              summary="Email a one-time unlock code (DS9)", description="Valid 15 minutes, single use.")
 def unlock_code(request, serial: str):
     code = services.request_unlock_code(_card(serial).serial)
-    return Status(202, {"sent_to": _mask(services.mailbox_address(code.card.person) or ""), "expires_at": code.expires_at})
+    return Status(202, {"sent_to": services.masked_mailbox(code.card.person), "expires_at": code.expires_at})
 
 
 @router.post("/{serial}/self-unlock", response={200: CardOut, **PUBLIC}, auth=None,

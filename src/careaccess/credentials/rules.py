@@ -56,10 +56,14 @@ def assisted_renewal_refusal(*, not_after: dt.datetime, now: dt.datetime, **comm
 
 
 def self_renewal_refusal(*, not_after: dt.datetime, now: dt.datetime, window_days: int, **common) -> str | None:
-    """Self-renewal: only in the `window_days` before expiry (rule DS13)."""
-    refusal = assisted_renewal_refusal(not_after=not_after, now=now, **common)
+    """Self-renewal: only in the `window_days` before expiry (rule DS13). Told to the holder: an
+    expired certificate is theirs to take to the RA."""
+    refusal = renewal_refusal(not_after=not_after, now=now, **common)
     if refusal:
         return refusal
+    if now >= not_after:
+        return (f"the certificate expired on {not_after:%Y-%m-%d}, so it can no longer be renewed: ask your RA to "
+                f"repair it (an RA agent repairs the card in person)")
     opens = not_after - dt.timedelta(days=window_days)
     if now < opens:
         return (f"too early: self-renewal opens {window_days} days before the certificate expires, "

@@ -43,6 +43,13 @@ class Refused(CareAccessError):
     title = "Refused"
 
 
+class CodeRefused(Refused):
+    """A one-time unlock code that is wrong, expired, used or replaced (DS9): the refusal is about
+    the code the holder typed, so a page shows it at that field."""
+
+    field = "code"
+
+
 # --- helpers ---
 
 def _record(action: str, actor: Actor, card: Card, *, before=None, after=None, reason: str = "", target=None):
@@ -373,11 +380,27 @@ def _reissue(actor: Actor, card: Card, action: str, *, revoke_old: bool, extra: 
     return card
 
 
-def _usable_for_renewal(card: Card) -> None:
+def _unusable_for_renewal(card: Card) -> str | None:
     if card.state != Card.State.ACTIVE:
-        raise Refused(f"card {card.serial} is {card.state}; its certificate cannot be renewed")
+        return f"card {card.serial} is {card.state}; its certificate cannot be renewed"
     if card.locked:
-        raise Refused(f"card {card.serial} is locked; unlock it first")
+        return f"card {card.serial} is locked; unlock it first"
+    return None
+
+
+def _usable_for_renewal(card: Card) -> None:
+    refusal = _unusable_for_renewal(card)
+    if refusal:
+        raise Refused(refusal)
+
+
+def self_renewal_refusal(card: Card) -> str | None:
+    """Why the holder may not self-renew this card's certificate now, or None (DS11, DS13). A read:
+    the account page asks it to offer the renewal; `self_renew` asks it again under the card's lock."""
+    if card.certificate_id is None:
+        return f"card {card.serial} has no certificate to renew"
+    return _unusable_for_renewal(card) or rules.self_renewal_refusal(window_days=policy.self_renewal_window_days(),
+                                                                     **_renewal_common(card))
 
 
 @transaction.atomic
@@ -400,8 +423,7 @@ def self_renew(actor: Actor, card: Card | str) -> Card:
     card = _lock_card(card)
     if actor.kind != "person" or actor.person_id != card.person_id:
         raise Forbidden("only the card's holder self-renews its certificate")
-    _usable_for_renewal(card)
-    refusal = rules.self_renewal_refusal(window_days=policy.self_renewal_window_days(), **_renewal_common(card))
+    refusal = self_renewal_refusal(card)
     if refusal:
         raise Refused(refusal)
     return _reissue(actor, card, "card.renewed", revoke_old=True, extra={"mode": "self"})
@@ -600,6 +622,12 @@ def mailbox_address(person: Person) -> str | None:
     return person.email or None
 
 
+def masked_mailbox(person: Person) -> str:
+    """The holder's mailbox partly hidden (h****@nhs.net), to say where an unlock code went."""
+    name, _, domain = (mailbox_address(person) or "").partition("@")
+    return f"{name[:1]}{'*' * max(len(name) - 1, 1)}@{domain}"
+
+
 @transaction.atomic
 def register_self_unlock(actor: Actor, card: Card | str) -> Card:
     card = _lock_card(card)
@@ -668,17 +696,17 @@ def _self_unlock(serial: str, code: str, new_pin: str):
     unlock = UnlockCode.objects.select_for_update().filter(card=card).order_by("-created_at", "-id").first()
     now = clock.now()
     if unlock is None or unlock.used_at is not None:
-        return card, Refused("this code has been used or replaced; request a new code")
+        return card, CodeRefused("this code has been used or replaced; request a new code")
     if now >= unlock.expires_at:
-        return card, Refused(f"this code expired at {unlock.expires_at:%H:%M} UTC; request a new code")
+        return card, CodeRefused(f"this code expired at {unlock.expires_at:%H:%M} UTC; request a new code")
     if unlock.attempts >= policy.unlock_code_max_attempts():
-        return card, Refused("too many wrong codes; request a new code")
+        return card, CodeRefused("too many wrong codes; request a new code")
     actor = permissions.actor_for_person(card.person)
     if not hmac.compare_digest(unlock.code_hash, _code_hash(card.serial, code)):
         unlock.attempts += 1
         unlock.save(update_fields=["attempts"])
         _record("card.unlock_code_wrong", actor, card, target=unlock, after={"attempts": unlock.attempts})
-        return card, Refused("wrong code; check the email and enter the code again")
+        return card, CodeRefused("wrong code; check the email and enter the code again")
     if card.state != Card.State.ACTIVE or card.lock_reason != Card.LockReason.PIN_TRIES:
         return card, Refused(f"card {card.serial} cannot be unlocked by self-service now")
     before = _card_state(card)

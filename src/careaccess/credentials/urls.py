@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import cardviews, keyviews, raviews, views
+from . import cardviews, keyviews, raviews, selfcardviews, views
 
 app_name = "credentials"
 
@@ -25,4 +25,10 @@ urlpatterns = [
     path("people/<str:uid>/authenticators", raviews.person_authenticators, name="person-authenticators"),
     path("people/<str:uid>/authenticators/<str:authenticator_id>/remove", raviews.remove_authenticator,
          name="remove-authenticator"),
+    # The card holder's own card: renewal (DS11, DS13), self-service unlock (DS9; unlocking needs no sign-in)
+    path("smartcard/renew", selfcardviews.renew, name="self-card-renew"),
+    path("smartcard/self-service-unlock", selfcardviews.register_unlock, name="self-card-unlock-register"),
+    path("unlock-card", selfcardviews.unlock_start, name="self-unlock"),
+    path("unlock-card/code", selfcardviews.unlock_code, name="self-unlock-code"),
+    path("unlock-card/done", selfcardviews.unlock_done, name="self-unlock-done"),
 ]
