@@ -12,13 +12,15 @@ import functools
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from careaccess.core import permissions
 from careaccess.core.context import Actor
 from careaccess.directory.models import Person
+
+from . import sign_in_steps
 
 SESSION_ASSIGNMENT = "careaccess.assignment_id"
 # Set at sign-in for staff who must use a second factor and have none: every page but the
@@ -28,6 +30,9 @@ SESSION_MUST_ENROL = "careaccess.must_enrol_second_factor"
 SESSION_PENDING_SECOND_FACTOR = "careaccess.pending_second_factor"
 # How this session signed in, as RFC 8176 method references: ["pwd"], ["pwd", "otp"], ["pwd", "hwk"], ["sc"].
 SESSION_AMR = "careaccess.amr"
+# Set at sign-in when the person has a step to take first (sign_in_steps, e.g. a mailbox user's
+# first sign-in, NM8): until it is taken, every page but the step's own sends them there.
+SESSION_PENDING_STEP = "careaccess.pending_step"
 
 
 class NotSignedIn(Exception):
@@ -115,15 +120,39 @@ def _must_enrol(request: HttpRequest, view) -> bool:
     return bool(request.session.get(SESSION_MUST_ENROL)) and not getattr(view, "second_factor_exempt", False)
 
 
+def _pending_step(request: HttpRequest, person: Person) -> str | None:
+    """The page of the step this session must take before this one, if any. Only a session
+    flagged at sign-in asks (one query); the flag goes once nothing is pending."""
+    if not request.session.get(SESSION_PENDING_STEP):
+        return None
+    url = sign_in_steps.pending(person)
+    if url is None:
+        request.session.pop(SESSION_PENDING_STEP, None)
+        return None
+    return None if request.path == url else url
+
+
+def unfinished_sign_in(request: HttpRequest, person: Person, view) -> HttpResponse | None:
+    """Where a signed-in person must go before `view`: enrolling the second factor they must use,
+    or a step after sign-in. None when the view may be shown. Pages get this from the decorators
+    below; a view that signs people into other services (OIDC authorize) asks it itself."""
+    if _must_enrol(request, view):
+        return enrol_redirect(request)
+    step = _pending_step(request, person)
+    return redirect(step) if step is not None else None
+
+
 def signin_required(view):
     """The page needs a signed-in person (staff position or not). Sets `request.actor`."""
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
-        if shell(request) is None:
+        current = shell(request)
+        if current is None:
             return sign_in_redirect(request)
-        if _must_enrol(request, view):
-            return enrol_redirect(request)
+        unfinished = unfinished_sign_in(request, current.person, view)
+        if unfinished is not None:
+            return unfinished
         request.actor = actor_for_request(request)
         return view(request, *args, **kwargs)
 
@@ -144,8 +173,9 @@ def staff_required(view=None, *, capabilities: tuple[str, ...] = ()):
             current = shell(request)
             if current is None:
                 return sign_in_redirect(request)
-            if _must_enrol(request, view):
-                return enrol_redirect(request)
+            unfinished = unfinished_sign_in(request, current.person, view)
+            if unfinished is not None:
+                return unfinished
             if current.needs_choice:
                 return choose_position_redirect(request)
             allowed = current.acting is not None and (

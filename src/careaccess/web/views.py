@@ -73,6 +73,8 @@ def complete_sign_in(request, person, methods: list[str]) -> None:
     login(request, person.user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[auth.SESSION_AMR] = list(methods)
     request.session.pop(auth.SESSION_ASSIGNMENT, None)
+    if sign_in_steps.pending(person) is not None:
+        request.session[auth.SESSION_PENDING_STEP] = True
     request.session.pop(auth.SESSION_MUST_ENROL, None)
     auth.forget_shell(request)
 

@@ -71,6 +71,9 @@ def authorize(request):
     if current is None:
         return auth.sign_in_redirect(request)
     person = current.person
+    unfinished = auth.unfinished_sign_in(request, person, authorize)
+    if unfinished is not None:
+        return unfinished  # no code for a sign-in not yet complete (second factor to enrol, NM8 first sign-in)
     try:
         grant = server.get_consent_grant(request, end_user=person)
     except OAuth2Error as error:

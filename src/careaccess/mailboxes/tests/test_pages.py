@@ -16,11 +16,6 @@ from careaccess.mailboxes.models import Application, Mailbox, SharedMailbox
 from .conftest import PDF, application_data
 
 
-@pytest.fixture(autouse=True)
-def _urls(settings):
-    settings.ROOT_URLCONF = "careaccess.mailboxes.tests.urls"
-
-
 def login(client, actor):
     person = Person.objects.get(pk=actor.person_id)
     if person.user is None:
@@ -128,6 +123,39 @@ def test_nm8_first_sign_in_through_the_web_sign_in(client, world):
     assert client.get("/mailboxes/first-sign-in").status_code == 302  # done; still signed in
     results = client.get("/mailboxes/directory", {"organisation": "Rose Lodge"}).content.decode()
     assert "zoe.obrien@mail.example.org" in results and "qwoicb.roselodgeleeds@mail.example.org" in results
+
+
+def test_nm8_first_sign_in_cannot_be_skipped_by_going_elsewhere(client, world):
+    """Rule NM8: the temporary password must be changed at first sign-in. Typing another address
+    after signing in leads back to the first sign-in, on every page and at the OIDC provider,
+    until it is done; then those pages open."""
+    app = services.submit_application(application_data(), services.Report("r.pdf", PDF))
+    services.assess(world.admin, app, ig_toolkit_checked=True)
+    services.approve(world.admin, app)
+    password = Message.objects.get(subject="Temporary password for Zoë O'Brien").body.split()[-1]
+    client.post("/sign-in", {"username": "zoe.obrien@mail.example.org", "password": password})
+    for address in ("/", "/mailboxes/directory", "/account/", "/account/password", "/my-access",
+                    "/oidc/authorize?client_id=x&response_type=code&scope=openid"):
+        skipped = client.get(address)
+        assert skipped.status_code == 302 and skipped.url == "/mailboxes/first-sign-in", address
+    client.post("/mailboxes/first-sign-in", {"new_password": "Correct-Horse-42", "confirm_password": "Correct-Horse-42",
+                                             "job_title": "Senior carer", "mobile": "07700900001", "accept_aup": "yes"})
+    assert client.get("/mailboxes/directory").status_code == 200
+    assert client.get("/account/").status_code == 200
+
+
+def test_nm8_a_first_sign_in_finished_elsewhere_signs_this_session_out(client, world):
+    app = services.submit_application(application_data(), services.Report("r.pdf", PDF))
+    services.assess(world.admin, app, ig_toolkit_checked=True)
+    services.approve(world.admin, app)
+    password = Message.objects.get(subject="Temporary password for Zoë O'Brien").body.split()[-1]
+    client.post("/sign-in", {"username": "zoe.obrien@mail.example.org", "password": password})
+    assert client.get("/mailboxes/directory").url == "/mailboxes/first-sign-in"
+    zoe = Mailbox.objects.get(person__given_name="Zoë").person
+    services.complete_first_sign_in(zoe, new_password="Correct-Horse-42", confirm_password="Correct-Horse-42",
+                                    accept_aup=True, job_title="Senior carer", mobile="07700900001")
+    # The temporary password is gone, and with it every session it opened: sign in again.
+    assert client.get("/mailboxes/directory").url == "/sign-in?next=%2Fmailboxes%2Fdirectory"
 
 
 def test_nm11_a_homes_own_user_reports_an_account_it_no_longer_needs(client, world):
