@@ -28,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from careaccess.core import permissions
 from careaccess.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from careaccess.directory.models import Organisation, Position, Service
+from careaccess.directory.rules import is_user_id
 from careaccess.web.auth import forbidden, shell, staff_required
 from careaccess.web.forms import error_list
 from careaccess.web.paging import page_number
@@ -140,18 +141,32 @@ def raise_choose(request):
     """Step one: the type of request, the organisation and the service."""
     actor = request.actor
     organisations = _raisable_organisations(actor)
+    source = request.POST if request.method == "POST" else request.GET
+    about = _person_asked_about(source)
     form = forms.ChooseForm(request.POST if request.method == "POST" else None, organisations=organisations, services_=_active_services())
     if request.method == "POST" and form.is_valid():
         query = {"organisation": form.cleaned_data["organisation"]}
         if form.cleaned_data.get("service"):
             query["service"] = form.cleaned_data["service"]
+        if about is not None:
+            query["person"] = about
         return redirect(f"{reverse('requests:raise-kind', args=[form.cleaned_data['kind']])}?{urlencode(query)}")
-    if request.method == "GET" and len(organisations) == 1:
-        form.initial["organisation"] = organisations[0].code
+    if request.method == "GET":
+        asked = (request.GET.get("organisation") or "").strip().upper()
+        codes = [o.code for o in organisations]
+        form.initial["organisation"] = asked if asked in codes else (codes[0] if len(codes) == 1 else "")
     return render(request, "requests/raise_choose.jinja", {
         "form": form, "errors": error_list(form) if form.errors else [],
-        "kinds": list(rules.KIND_LABELS.items()),
+        "kinds": list(rules.KIND_LABELS.items()), "about": about,
     })
+
+
+def _person_asked_about(source) -> str | None:
+    """The user id of the person a request is raised about when the person page sent the sponsor
+    here (`?person=<uid>`), to fill the form's person field. Only a prefill, never looked up here:
+    the request's own checks decide whether it may be raised about them."""
+    uid = (source.get("person") or "").strip()
+    return uid if is_user_id(uid) else None
 
 
 @never_cache
@@ -171,6 +186,9 @@ def raise_kind(request, kind: str):
     positions = Position.objects.filter(organisation=organisation, status=Position.Status.ACTIVE).order_by("name")
     roles = service.roles.order_by("name") if service else []
     form = forms.RequestForm(request.POST if request.method == "POST" else None, kind=kind, positions=positions, roles=roles)
+    about = _person_asked_about(source) if request.method == "GET" else None
+    if about is not None and "person" in form.kind_fields:
+        form.initial["person"] = about
     status = 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

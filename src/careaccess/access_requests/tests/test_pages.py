@@ -108,6 +108,27 @@ def test_raise_choose_a_kind_then_its_form(client, world):
     assert 'name="given_name"' not in deletion
 
 
+def test_raise_from_a_person_page_carries_their_user_id_into_the_form(client, world):
+    """The person page's "Raise a request about them" link (web.person_links) opens the first step
+    with `?person=<uid>&organisation=<code>`: the organisation is chosen, the user id rides along
+    and fills the chosen kind's person field (rules SC8, CC1: the request's own checks still apply)."""
+    login(client, world.gp.requester)
+    uid = person_of(world.gp.validator).uid
+    page = squash(client.get(f"/requests/new?person={uid}&organisation={world.gp.organisation.code}"))
+    assert f'<input type="hidden" name="person" value="{uid}">' in page
+    assert f'value="{world.gp.organisation.code}" selected' in page
+    chosen = client.post("/requests/new", {"kind": "position_assignment", "organisation": world.gp.organisation.code,
+                                           "person": uid})
+    assert chosen.status_code == 302
+    assert chosen.url == f"/requests/new/position_assignment?organisation=B86001&person={uid}"
+    assert f'id="person" name="person" type="text" value="{uid}"' in squash(client.get(chosen.url))
+    # Anything but a 12-digit user id is dropped, never echoed.
+    assert 'name="person"' not in squash(client.get('/requests/new?person=<script>'))
+    unchanged = client.post("/requests/new", {"kind": "deletion", "organisation": world.gp.organisation.code,
+                                              "person": "12"})
+    assert unchanged.url == "/requests/new/deletion?organisation=B86001"
+
+
 def test_raise_a_new_user_request(client, world):
     login(client, world.gp.requester)
     response = client.post("/requests/new/new_user", new_user_form(world, world.gp))
