@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import cardviews, keyviews, raviews, selfcardviews, views
+from . import cardviews, keyviews, racardactions, racardviews, ramisuseviews, raviews, selfcardviews, views
 
 app_name = "credentials"
 
@@ -25,6 +25,13 @@ urlpatterns = [
     path("people/<str:uid>/authenticators", raviews.person_authenticators, name="person-authenticators"),
     path("people/<str:uid>/authenticators/<str:authenticator_id>/remove", raviews.remove_authenticator,
          name="remove-authenticator"),
+    # RA staff: a person's smartcards (issue 5): issue, unlock, renew, repair, cancel, replace, misuse
+    path("cards", racardviews.find_card_holder, name="find-card-holder"),
+    path("cards/misuse-reports", ramisuseviews.misuse_reports, name="misuse-reports"),
+    path("cards/misuse-reports/<int:report_id>", ramisuseviews.decide_misuse, name="decide-misuse"),
+    path("people/<str:uid>/cards", racardviews.person_cards, name="person-cards"),
+    path("people/<str:uid>/cards/issue", racardviews.issue_card, name="issue-card"),
+    path("people/<str:uid>/cards/<str:serial>/<str:action>", racardactions.card_page, name="card-action"),
     # The card holder's own card: renewal (DS11, DS13), self-service unlock (DS9; unlocking needs no sign-in)
     path("smartcard/renew", selfcardviews.renew, name="self-card-renew"),
     path("smartcard/self-service-unlock", selfcardviews.register_unlock, name="self-card-unlock-register"),

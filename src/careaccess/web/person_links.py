@@ -12,7 +12,7 @@ from django.urls import reverse
 from careaccess.core import permissions
 from careaccess.core.context import Actor
 from careaccess.core.errors import Forbidden
-from careaccess.credentials import removal
+from careaccess.credentials import cardaccess, removal
 from careaccess.directory.person_search import reading
 from careaccess.lifecycle.models import Closure, Reinstatement
 
@@ -32,6 +32,17 @@ def _authenticators(actor: Actor, summary: PersonSummary) -> list[Link]:
         return []
     return [Link("Remove a lost authenticator app or security key",
                  reverse("credentials:person-authenticators", args=[summary.person.uid]))]
+
+
+def _cards(actor: Actor, summary: PersonSummary) -> list[Link]:
+    if not cardaccess.may_see(actor, summary.person):
+        return []
+    allowed = cardaccess.allowed(actor, summary.person)
+    verbs = [page for page in cardaccess.HOLDER_ACTIONS if page in allowed]
+    text = (f"{', '.join(verbs[:-1]).capitalize()} or {verbs[-1]} their smartcards" if len(verbs) > 1
+            else f"{verbs[0].capitalize()} their smartcards" if verbs
+            else "See their smartcards, or report suspected misuse of one")
+    return [Link(text, reverse("credentials:person-cards", args=[summary.person.uid]))]
 
 
 def _raise_request(actor: Actor, summary: PersonSummary) -> list[Link]:
@@ -64,5 +75,5 @@ def _closures(actor: Actor, summary: PersonSummary) -> list[Link]:
 
 
 def links(actor: Actor, summary: PersonSummary) -> list[Link]:
-    return [link for find in (_authenticators, _raise_request, _reinstatements, _closures, _audit)
+    return [link for find in (_cards, _authenticators, _raise_request, _reinstatements, _closures, _audit)
             for link in find(actor, summary)]
