@@ -176,7 +176,7 @@ def unlock_code(request):
             except CareAccessError as error:
                 field_errors = _by_field(error)
             else:
-                request.session.pop(SESSION_UNLOCK, None)
+                # The pending code stays: sent again (the back button), it is refused as used.
                 request.session[SESSION_UNLOCKED] = pending["serial"]
                 return redirect(reverse("credentials:self-unlock-done"))
         field_errors, errors = _shown(field_errors, ("__all__", *UNLOCK_FIELDS))

@@ -174,6 +174,7 @@ from django.contrib.auth import update_session_auth_hash  # noqa: E402
 from careaccess.identity import selectors as identity_selectors  # noqa: E402
 
 from . import selectors as credential_selectors  # noqa: E402
+from . import selfcardviews  # noqa: E402
 from . import selfservice  # noqa: E402
 
 
@@ -193,7 +194,8 @@ def account(request):
         days_left = (certificate.not_after - clock.now()).days
     return render(request, "credentials/account.jinja", {
         "person": person, "card": card, "certificate": certificate, "days_left": days_left,
-        "terms": identity_selectors.current_terms(), "second_factor": authenticators.has_second_factor(person)})
+        "terms": identity_selectors.current_terms(), "second_factor": authenticators.has_second_factor(person),
+        **selfcardviews.account_context(person, card)})
 
 
 @web_auth.signin_required
