@@ -481,7 +481,10 @@ def test_suspected_misuse_is_reported_decided_and_the_card_reinstated(office):
 def test_forms_need_the_csrf_token(office):
     o = office
     card = issued(o)
-    client = Client(enforce_csrf_checks=True)
-    sign_in(client, o.agent.uid)  # the sign-in page is exempt from nothing: it sets the cookie first
+    client = signed_in(o.agent)
+    client.handler.enforce_csrf_checks = True  # as a browser meets it (the test client skips it by default)
     assert client.post(action_url(card, "cancel"), {"reason": "lost"}).status_code == 403
     assert Card.objects.get(pk=card.pk).state == Card.State.ACTIVE
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', squash(client.get(action_url(card, "cancel"))))
+    done = client.post(action_url(card, "cancel"), {"reason": "damaged", "csrfmiddlewaretoken": token.group(1)})
+    assert done.status_code == 302 and Card.objects.get(pk=card.pk).state == Card.State.CANCELLED
