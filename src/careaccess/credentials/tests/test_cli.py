@@ -77,3 +77,35 @@ def test_identity_commands(world, tmp_path, clock):
     holder = testing.verified_person(world.practice)
     assert "level 3 (high)" in run("identity", "assurance", holder.uid)
     assert "0 RA agent role(s) removed" in run("identity", "sweep-ra-agents")
+
+
+def test_cards_answer_plays_the_card_software_for_the_sign_in_page(client, clock, pki_dir):
+    """`careaccess cards answer`: the PIN, then the software card signs the page's challenge; the
+    two printed values sign the holder in on /account/card-sign-in (issue 5 item 5, DS8)."""
+    import re
+
+    from django.contrib.auth import get_user_model
+
+    from careaccess.directory.models import Person
+
+    holder = testing.verified_person(given_name="Holly", family_name="Holder")
+    Person.objects.filter(pk=holder.pk).update(
+        user=get_user_model().objects.create_user(username=holder.uid, password="not used here 123"))
+    card = testing.card_for(holder)
+    page = client.get("/account/card-sign-in").content.decode()
+    nonce = re.search(r'data-nonce="([^"]+)"', page).group(1)
+    challenge = re.search(r'id="challenge"[^>]*>([^<]+)<', page).group(1)
+
+    with pytest.raises(CommandError, match="copy the challenge exactly"):
+        run("cards", "answer", card.serial, "--challenge", "not base64!", "--pin-stdin", stdin=testing.PIN + "\n")
+    with pytest.raises(CommandError, match="PIN"):
+        run("cards", "answer", card.serial, "--challenge", challenge, "--pin-stdin", stdin="000000\n")
+    card.refresh_from_db()
+    assert card.pin_tries == 1  # a wrong PIN counts, as on a real card (DS8)
+
+    printed = run("cards", "answer", card.serial, "--challenge", challenge, "--pin-stdin", stdin=testing.PIN + "\n")
+    lines = printed.splitlines()
+    certificate = lines[lines.index("Card certificate (base64 DER):") + 1]
+    signature = lines[lines.index("Signature over the challenge (base64):") + 1]
+    signed_in = client.post("/account/card-sign-in", {"nonce": nonce, "certificate": certificate, "signature": signature})
+    assert signed_in.status_code == 302 and client.session["careaccess.amr"] == ["sc"]

@@ -12,10 +12,17 @@
     careaccess cards misuse SERIAL --description TEXT
     careaccess cards decide REPORT_ID --outcome {no_action,suspended,revoked} --reason TEXT
     careaccess cards reinstate SERIAL --reason TEXT
+    careaccess cards answer SERIAL --challenge BASE64 [--pin-stdin]
+
+`answer` plays the card software of a workstation for the demo's software cards: after the PIN it
+signs the challenge shown on the card sign-in page (/account/card-sign-in) and prints the card's
+certificate and the signature to paste there. A wrong PIN counts towards locking the card (DS8).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import getpass
 import sys
 
@@ -26,6 +33,7 @@ from rich.table import Table
 from careaccess.core.context import Actor
 from careaccess.core.management.actions import ActionCommand
 from careaccess.credentials import rules, selectors, services
+from careaccess.credentials.cards import SoftwareCard
 from careaccess.credentials.management.people import person_by_uid
 
 ACTOR = Actor.system("cli")
@@ -72,6 +80,10 @@ class Command(ActionCommand):
         reinstate = sub.add_parser("reinstate", help="reinstate a suspended card")
         reinstate.add_argument("serial")
         reinstate.add_argument("--reason", required=True)
+        answer = sub.add_parser("answer", help="sign a card sign-in challenge with a software card (demo card software)")
+        answer.add_argument("serial")
+        answer.add_argument("--challenge", required=True, metavar="BASE64", help="the challenge the sign-in page shows")
+        answer.add_argument("--pin-stdin", action="store_true", help="read the holder's PIN from stdin")
 
     def _pin(self, options, prompt: str) -> str:
         if options.get("pin_stdin"):
@@ -140,3 +152,21 @@ class Command(ActionCommand):
     def do_reinstate(self, options):
         card = services.reinstate_card(ACTOR, options["serial"], reason=options["reason"])
         self._done(card, "reinstated")
+
+    def do_answer(self, options):
+        try:
+            challenge = base64.b64decode("".join(options["challenge"].split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise CommandError("--challenge: copy the challenge exactly as the sign-in page shows it (base64)") from None
+        if not challenge:
+            raise CommandError("--challenge: copy the challenge the sign-in page shows; it is empty")
+        card = selectors.card(options["serial"])
+        pin = sys.stdin.readline().strip() if options["pin_stdin"] else getpass.getpass("The card's PIN: ")
+        soft = SoftwareCard.open(card)
+        soft.verify_pin(pin)
+        signature = soft.sign(challenge)
+        card.refresh_from_db()
+        self.stdout.write("Card certificate (base64 DER):")
+        self.stdout.write(base64.b64encode(bytes(card.certificate.der)).decode())
+        self.stdout.write("Signature over the challenge (base64):")
+        self.stdout.write(base64.b64encode(signature).decode())
