@@ -93,7 +93,7 @@ def test_renewal_is_offered_only_in_the_90_days_before_expiry(client, card, hold
     clock.advance(dt.timedelta(days=730 - 91))
     account = squash(client.get("/account/"))
     assert 'id="renew-link"' not in account
-    assert "You cannot renew your certificate yourself now: too early: self-renewal opens 90 days before" in account
+    assert "You cannot renew your certificate yourself now – too early: self-renewal opens 90 days before" in account
     page = squash(client.get("/account/smartcard/renew"))
     assert 'id="refusal"' in page and "Renew my certificate" not in page
     size, old = ledger_size(), card.certificate_id
