@@ -46,9 +46,14 @@ def _cards(actor: Actor, summary: PersonSummary) -> list[Link]:
 
 
 def _raise_request(actor: Actor, summary: PersonSummary) -> list[Link]:
-    if any(permissions.can(actor, "request.raise", o) for o in summary.live_organisations):
-        return [Link("Raise a request about them (a change, a position, a leaver)", reverse("requests:raise"))]
-    return []
+    """The request's first step with their user id carried into its person field, and the
+    organisation chosen when there is one where the viewer may raise it."""
+    where = [o for o in summary.live_organisations if permissions.can(actor, "request.raise", o)]
+    if not where:
+        return []
+    query = {"person": summary.person.uid, **({"organisation": where[0].code} if len(where) == 1 else {})}
+    return [Link("Raise a request about them (a change, a position, a leaver)",
+                 f"{reverse('requests:raise')}?{urlencode(query)}")]
 
 
 def _audit(actor: Actor, summary: PersonSummary) -> list[Link]:

@@ -318,6 +318,8 @@ def test_each_link_shows_only_when_the_viewer_may_take_the_action(client, world)
     uid = world.xena.uid
     sponsor = links_on(world.sponsor, uid)
     assert RAISE in sponsor and AUTHENTICATORS not in sponsor and AUDIT not in sponsor
+    # the request's first step, with their user id and the one organisation where the sponsor may raise it
+    assert f'href="/requests/new?person={uid}&amp;organisation={world.riverside.code}"' in sponsor
     agent = links_on(world.agent, uid)
     assert f'href="/account/people/{uid}/authenticators"' in agent and RAISE in agent and AUDIT not in agent
     auditor = links_on(world.auditor, uid)
