@@ -18,7 +18,7 @@ import datetime as dt
 from collections import defaultdict
 
 from django.db import transaction
-from django.db.models import Count, F, Min, Q
+from django.db.models import Count, Exists, F, Min, OuterRef, Q
 
 from careaccess.core import clock, permissions
 from careaccess.core.audit import ledger
@@ -213,6 +213,58 @@ def _escalation_reviewer(actor: Actor, org: Organisation) -> Actor:
     return permissions.authorise(actor, "review.decide_escalated", org)
 
 
+# Who decides an item. Nobody certifies their own access (PP6 read with SC2, DS5: the reviewer is
+# answerable for each decision, and nobody approves their own request), so the reviewer's own items
+# go to someone else who may review at the organisation: another lead correspondent or sponsor there
+# (`review.decide`, as `_reviewers` picks them) or an RA manager covering it (`review.decide_escalated`,
+# who decides what is left at the deadline). Not a setting: who may certify is a rule, not a number.
+OWN, ESCALATED, REVIEWERS_OWN, REVIEWED = "own", "escalated", "reviewers_own", "reviewed"
+
+
+def _category(actor: Actor, campaign: Campaign, item: CampaignItem | None) -> str:
+    if item is not None and actor.kind == "person" and actor.person_id == item.person_id:
+        return OWN
+    if (item.escalated_at is not None) if item is not None else campaign.state == Campaign.State.ESCALATED:
+        return ESCALATED
+    if item is not None and campaign.reviewer_id is not None and item.person_id == campaign.reviewer_id:
+        return REVIEWERS_OWN
+    return REVIEWED
+
+
+def someone_else_text(campaign: Campaign) -> str:
+    org = campaign.organisation
+    return (f"another lead correspondent or sponsor of {org.name} ({org.code}), or an RA manager covering it")
+
+
+def _check(actor: Actor, campaign: Campaign, category: str) -> Actor:
+    org = campaign.organisation
+    if category == OWN:
+        raise Forbidden(f"nobody decides the review of their own access: {someone_else_text(campaign)} decides "
+                        f"it (rule PP6)")
+    if category == ESCALATED:
+        try:
+            return _escalation_reviewer(actor, org)
+        except Forbidden:
+            raise Forbidden(f"this item was escalated to the RA manager at its deadline; only an RA manager for "
+                            f"{org.name} may decide it now (rule PP6)") from None
+    if category == REVIEWERS_OWN:
+        for action in ("review.decide", "review.decide_escalated"):
+            try:
+                return permissions.authorise(actor, action, org)
+            except Forbidden:
+                pass
+        raise Forbidden(f"this is the reviewer's own access: {someone_else_text(campaign)} decides it, not "
+                        f"{actor.label} (rule PP6)")
+    if actor.kind != "person" or campaign.reviewer_id is None or actor.person_id != campaign.reviewer_id:
+        raise Forbidden(f"{actor.label} is not the reviewer of this campaign: only its reviewer (the lead "
+                        f"correspondent or sponsor it was assigned to) keeps or revokes its items (rule PP6)")
+    return actor
+
+
+def _check_reviewer(actor: Actor, campaign: Campaign, item: CampaignItem | None) -> Actor:
+    return _check(actor, campaign, _category(actor, campaign, item))
+
+
 def may_decide(actor: Actor, campaign: Campaign, item: CampaignItem | None = None) -> bool:
     try:
         _check_reviewer(actor, campaign, item)
@@ -221,18 +273,53 @@ def may_decide(actor: Actor, campaign: Campaign, item: CampaignItem | None = Non
         return False
 
 
-def _check_reviewer(actor: Actor, campaign: Campaign, item: CampaignItem | None) -> Actor:
-    escalated = item.escalated_at is not None if item is not None else campaign.state == Campaign.State.ESCALATED
-    if escalated:
-        try:
-            return _escalation_reviewer(actor, campaign.organisation)
-        except Forbidden:
-            raise Forbidden(f"this item was escalated to the RA manager at its deadline; only an RA manager for "
-                            f"{campaign.organisation.name} may decide it now (rule PP6)") from None
-    if actor.kind != "person" or campaign.reviewer_id is None or actor.person_id != campaign.reviewer_id:
-        raise Forbidden(f"{actor.label} is not the reviewer of this campaign: only its reviewer (the lead "
-                        f"correspondent or sponsor it was assigned to) keeps or revokes its items (rule PP6)")
-    return actor
+def decidable(actor: Actor, campaign: Campaign, items: list[CampaignItem]) -> dict[int, str | None]:
+    """Item id -> None where the actor may decide it, else why not (one permission check per kind of item)."""
+    answers: dict[str, str | None] = {}
+    result = {}
+    for item in items:
+        category = _category(actor, campaign, item)
+        if category not in answers:
+            try:
+                _check(actor, campaign, category)
+                answers[category] = None
+            except Forbidden as refused:
+                answers[category] = refused.message
+        result[item.pk] = answers[category]
+    return result
+
+
+def _reviewers_own_waiting():
+    return CampaignItem.objects.filter(campaign=OuterRef("pk"), decision="", escalated_at__isnull=True,
+                                       person_id=OuterRef("reviewer_id"))
+
+
+def may_open(actor: Actor, campaign: Campaign) -> bool:
+    """The campaign's page: its reviewer, an RA manager once it escalated, and whoever may decide
+    the reviewer's own items while some are undecided."""
+    if may_decide(actor, campaign):
+        return True
+    if campaign.state == Campaign.State.CLOSED or actor.kind != "person" or actor.person_id == campaign.reviewer_id:
+        return False
+    if not Campaign.objects.filter(pk=campaign.pk).filter(Exists(_reviewers_own_waiting())).exists():
+        return False
+    try:
+        _check(actor, campaign, REVIEWERS_OWN)
+        return True
+    except Forbidden:
+        return False
+
+
+def reviewers_own_to_decide(actor: Actor):
+    """Open campaigns, not the actor's own, whose reviewer's own items wait for someone else, at the
+    organisations where the actor may decide them (lead correspondent, sponsor, RA manager)."""
+    if actor.kind != "person":
+        return Campaign.objects.none()
+    wanted = {*permissions.ACTIONS["review.decide"], *permissions.ACTIONS["review.decide_escalated"]}
+    campaigns = (progress_by_organisation().exclude(state=Campaign.State.CLOSED)
+                 .exclude(reviewer_id=actor.person_id).filter(Exists(_reviewers_own_waiting())))
+    ids = permissions.covered_organisation_ids(actor, wanted)
+    return campaigns if ids is None else campaigns.filter(organisation_id__in=ids)
 
 
 @transaction.atomic

@@ -107,57 +107,78 @@ def reinstatement_decide(request, pk: int):
 @require_http_methods(["GET"])
 @staff_required
 def reviews(request):
-    """The campaigns the acting person reviews (and, for RA managers, the escalated ones), with progress."""
+    """The campaigns the acting person reviews, those whose reviewer's own access waits for them, and
+    (for RA managers) the escalated ones, with progress."""
     actor = request.actor
     mine = list(campaigns.campaigns_for(actor)[:200])
     escalated = []
     if permissions.can(actor, "review.decide_escalated"):
         escalated = [c for c in campaigns.progress_by_organisation().filter(state=Campaign.State.ESCALATED)[:200]
                      if campaigns.may_decide(actor, c)]
-    return render(request, "lifecycle/reviews.jinja", {"mine": mine, "escalated": escalated})
+    others = list(campaigns.reviewers_own_to_decide(actor)[:200])
+    return render(request, "lifecycle/reviews.jinja", {"mine": mine, "escalated": escalated, "others": others})
+
+
+def _items(campaign):
+    return list(CampaignItem.objects.filter(campaign=campaign).select_related(
+        "person", "assignment__position", "account__service", "access_request").order_by("id"))
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 @staff_required
 def review(request, pk: int):
-    """One campaign: its items, each kept or revoked with a reason by the reviewer (PP6)."""
+    """One campaign: its items, each kept or revoked with a reason by the reviewer (PP6). Items the
+    acting person may not decide (their own access above all) are shown without the controls."""
     actor = request.actor
     campaign = campaigns.progress_by_organisation().filter(pk=pk).first()
     if campaign is None:
         raise Http404("no such review campaign")
-    if not campaigns.may_decide(actor, campaign):
+    if not campaigns.may_open(actor, campaign):
         return forbidden(request, message="Only this campaign's reviewer (or, once it is escalated, an RA manager) "
                                           "may open it.")
-    items = list(CampaignItem.objects.filter(campaign=campaign).select_related(
-        "person", "assignment__position", "account__service", "access_request").order_by("id"))
+    items = _items(campaign)
+    refusals = campaigns.decidable(actor, campaign, [i for i in items if not i.decision])
     errors: dict[str, str] = {}
     posted = {}
+    status = 200
     if request.method == "POST":
         for item in items:
             decision = request.POST.get(f"decision-{item.pk}", "")
             reason = request.POST.get(f"reason-{item.pk}", "").strip()
-            posted[item.pk] = (decision, reason)
-            if item.decision or not (decision or reason):
-                continue
-            try:
-                campaigns.decide(actor, item, decision=decision, reason=reason)
-            except InvalidInput as exc:
-                errors.update({k: f"{_label(item)}: {v}" for k, v in exc.errors.items()})
-            except CareAccessError as exc:
-                errors[f"decision-{item.pk}"] = f"{_label(item)}: {exc.message}"
-        if not errors and not any(d or r for d, r in posted.values()):
-            errors["__all__"] = "Select keep or revoke, with a reason, for at least one item"
-        if not errors:
-            return redirect(reverse("lifecycle:review", args=[campaign.pk]))
-        campaign = campaigns.progress_by_organisation().filter(pk=pk).first()
-        items = list(CampaignItem.objects.filter(campaign=campaign).select_related(
-            "person", "assignment__position", "account__service", "access_request").order_by("id"))
-    order = [f"{p}-{i.pk}" for i in items for p in ("decision", "reason")]
+            if not item.decision and (decision or reason):
+                posted[item.pk] = (decision, reason)
+        # Anything posted for an item the actor may not decide: refused, and nothing is decided.
+        errors = {f"item-{item.pk}": f"{_label(item)}: {refusals[item.pk]}" for item in items
+                  if item.pk in posted and refusals.get(item.pk)}
+        if errors:
+            status = 403
+        else:
+            for item in items:
+                if item.pk not in posted:
+                    continue
+                decision, reason = posted[item.pk]
+                try:
+                    campaigns.decide(actor, item, decision=decision, reason=reason)
+                except InvalidInput as exc:
+                    errors.update({k: f"{_label(item)}: {v}" for k, v in exc.errors.items()})
+                except CareAccessError as exc:
+                    errors[f"decision-{item.pk}"] = f"{_label(item)}: {exc.message}"
+            if not errors and not posted:
+                errors["__all__"] = "Select keep or revoke, with a reason, for at least one item"
+            if not errors:
+                return redirect(reverse("lifecycle:review", args=[campaign.pk]))
+            status = 422
+            campaign = campaigns.progress_by_organisation().filter(pk=pk).first()
+            items = _items(campaign)
+            refusals = campaigns.decidable(actor, campaign, [i for i in items if not i.decision])
+    order = [f"{p}-{i.pk}" for i in items for p in ("decision", "reason", "item")]
+    first = next((f"decision-{i.pk}" for i in items if not i.decision and not refusals.get(i.pk)), None)
     return render(request, "lifecycle/review.jinja", {
         "campaign": campaign, "items": items, "labels": {i.pk: _label(i) for i in items}, "posted": posted,
-        "field_errors": errors, "errors": error_summary(errors, order, {"__all__": order[0]} if order else None),
-    }, status=422 if errors else 200)
+        "refusals": refusals, "elsewhere": [i for i in items if not i.decision and refusals.get(i.pk)],
+        "field_errors": errors, "errors": error_summary(errors, order, {"__all__": first} if first else None),
+    }, status=status)
 
 
 def _label(item: CampaignItem) -> str:

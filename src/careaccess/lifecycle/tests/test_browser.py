@@ -53,3 +53,32 @@ def test_pp6_reviewer_decides_a_campaign_in_the_browser(transactional_db, live_s
     assignment_item.refresh_from_db(), account_item.refresh_from_db()
     assert assignment_item.decision == CampaignItem.Decision.REVOKE and assignment_item.access_request is not None
     assert account_item.decision == CampaignItem.Decision.KEEP
+
+
+def test_pp6_the_reviewers_own_access_has_no_controls_in_the_browser(transactional_db, live_server, page, world, clock):
+    from careaccess.directory import services as directory
+    from careaccess.directory import testing
+    from careaccess.directory.models import Account
+
+    lead = person_of(world.lead)
+    directory.create_account(testing.SYSTEM, lead, world.service, username=f"user{lead.uid}",
+                             state=Account.State.ACTIVE)
+    world.user(world.provider, given_name="Pat", family_name="Keeper")
+    sweeps.run("campaigns")
+    campaign = Campaign.objects.get(organisation=world.provider)
+    own = campaign.items.get(person=lead)
+    give_sign_in(lead)
+
+    page.goto(f"{live_server.url}/lifecycle/reviews/{campaign.pk}")
+    page.fill("#username", lead.uid)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{live_server.url}/lifecycle/reviews/{campaign.pk}")
+    mine = page.locator(f"#item-{own.pk}")
+    assert "to be decided by someone else" in mine.inner_text()
+    assert page.locator(f"input[name='decision-{own.pk}']").count() == 0
+    assert page.locator("input[type=radio]").count() == 4  # Pat's position and account, keep or revoke
+    headings = [h.evaluate("e => e.tagName") for h in page.locator("main h1, main h2").all()]
+    assert headings[0] == "H1"
+    own.refresh_from_db()
+    assert own.decision == ""

@@ -167,3 +167,71 @@ def test_pp6_one_item_per_assignment_and_per_account_and_organisation_however_ma
     assert sorted(result.changes) == ["opened a Rota review for B86001 (2 items)",
                                       "opened a Rota review for VN123 (2 items)"]
     assert campaigns.open_due_campaigns(services=[rota]).changed == 0
+
+
+@pytest.fixture
+def reviewer_in_scope(world, clock):
+    """The provider's lead correspondent also works as a Carer there with a portal account: the
+    provider's campaign then holds two items about the reviewer's own access."""
+    from careaccess.directory import services as directory
+    from careaccess.directory import testing
+
+    lead = person_of(world.lead)
+    directory.create_assignment(testing.SYSTEM, lead, world.provider_carer)
+    directory.create_account(testing.SYSTEM, lead, world.service, username=f"user{lead.uid}",
+                             state=Account.State.ACTIVE)
+    world.user(world.provider, given_name="Pat")
+    sweeps.run("campaigns")
+    campaign = Campaign.objects.get(organisation=world.provider)
+    assert campaign.reviewer_id == lead.pk
+    own = list(campaign.items.filter(person=lead).order_by("id"))
+    assert [i.kind for i in own] == ["assignment", "account"]
+    return campaign, own
+
+
+def test_pp6_nobody_decides_the_review_of_their_own_access(world, reviewer_in_scope):
+    campaign, (own_position, own_account) = reviewer_in_scope
+    size = ledger_size()
+    for item in (own_position, own_account):
+        with pytest.raises(Forbidden) as refused:
+            campaigns.decide(world.lead, item, decision="keep", reason="I still need it")
+        assert "their own access" in refused.value.message and "RA manager" in refused.value.message
+        item.refresh_from_db()
+        assert item.decision == ""
+    assert ledger_size() == size and not AccessRequest.objects.exists()
+    answers = campaigns.decidable(world.lead, campaign, list(campaign.items.order_by("id")))
+    assert len(answers) == 4  # the reviewer's two, Pat's position and account
+    assert {pk for pk, why in answers.items() if why} == {own_position.pk, own_account.pk}
+
+
+def test_pp6_the_reviewers_own_access_is_decided_by_another_lead_or_sponsor_there_or_an_ra_manager(
+        world, reviewer_in_scope):
+    from careaccess.directory import testing
+
+    campaign, (own_position, own_account) = reviewer_in_scope
+    second_lead = testing.staff(world.provider, "lead_correspondent", given_name="Lou", family_name="Second")
+    # A sponsor of another organisation may not: the reviewer's own items are for someone who may review here.
+    with pytest.raises(Forbidden) as refused:
+        campaigns.decide(world.sponsor, own_position, decision="keep", reason="fine")
+    assert "reviewer's own access" in refused.value.message
+    # Neither may the second lead decide the reviewer's ordinary items: those are the reviewer's.
+    ordinary = campaign.items.exclude(person_id=campaign.reviewer_id).first()
+    with pytest.raises(Forbidden):
+        campaigns.decide(second_lead, ordinary, decision="keep", reason="fine")
+
+    assert [c.pk for c in campaigns.reviewers_own_to_decide(second_lead)] == [campaign.pk]
+    assert [c.pk for c in campaigns.reviewers_own_to_decide(world.ra_manager)] == [campaign.pk]
+    assert not campaigns.reviewers_own_to_decide(world.lead).exists()
+    assert not campaigns.reviewers_own_to_decide(world.sponsor).exists()
+    assert campaigns.may_open(second_lead, campaign) and not campaigns.may_open(world.sponsor, campaign)
+
+    kept = campaigns.decide(second_lead, own_position, decision="keep", reason="still visits clients")
+    assert kept.decided_by_id == second_lead.person_id
+    revoked = campaigns.decide(world.ra_manager, own_account, decision="revoke", reason="uses the office login")
+    assert revoked.decided_by_id == world.ra_manager.person_id
+    assert AccessRequest.objects.get(pk=revoked.access_request_id).kind == "deletion"
+    entry = Entry.objects.filter(action="review.item_decided", target_id=str(own_account.pk)).get()
+    assert entry.actor.startswith("Manny Manager")
+    # Nothing of the reviewer's own waits any more: the page is the reviewer's alone again.
+    assert not campaigns.reviewers_own_to_decide(second_lead).exists()
+    assert not campaigns.may_open(second_lead, campaign)

@@ -84,3 +84,44 @@ def test_pp6_review_page_errors_and_refusal_for_someone_not_the_reviewer(world, 
     assert response.status_code == 302
     item.refresh_from_db()
     assert item.decision == CampaignItem.Decision.KEEP and item.reason == "still works here"
+
+
+def test_pp6_the_reviewers_own_access_is_shown_for_someone_else_and_refused_if_posted(world, clock, client):
+    from careaccess.core.audit.models import Head
+    from careaccess.directory import services as directory
+    from careaccess.directory import testing
+
+    lead = person_of(world.lead)
+    directory.create_account(testing.SYSTEM, lead, world.service, username=f"user{lead.uid}",
+                             state=Account.State.ACTIVE)
+    world.user(world.provider, given_name="Pat")
+    sweeps.run("campaigns")
+    campaign = Campaign.objects.get(organisation=world.provider)
+    own = campaign.items.get(person=lead)
+    other = campaign.items.exclude(person=lead).order_by("id").first()
+
+    sign_in(client, lead)
+    html = client.get(f"/lifecycle/reviews/{campaign.pk}").content.decode()
+    assert "To be decided by someone else" in html and f'id="item-{own.pk}"' in html
+    assert f'name="decision-{own.pk}"' not in html and f'name="decision-{other.pk}"' in html
+    size = Head.objects.size()
+    response = client.post(f"/lifecycle/reviews/{campaign.pk}", {
+        f"decision-{own.pk}": "keep", f"reason-{own.pk}": "I still need it",
+        f"decision-{other.pk}": "keep", f"reason-{other.pk}": "still works here"})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "There is a problem" in html and f'href="#item-{own.pk}"' in html and "their own access" in html
+    own.refresh_from_db(), other.refresh_from_db()
+    assert own.decision == "" and other.decision == ""  # nothing decided, not even the allowed item
+    assert Head.objects.size() == size
+    client.post("/sign-out")
+
+    sign_in(client, person_of(world.ra_manager))  # covers the provider: decides the lead's own access
+    assert f"/lifecycle/reviews/{campaign.pk}" in client.get("/lifecycle/reviews").content.decode()
+    html = client.get(f"/lifecycle/reviews/{campaign.pk}").content.decode()
+    assert f'name="decision-{own.pk}"' in html and f'name="decision-{other.pk}"' not in html
+    response = client.post(f"/lifecycle/reviews/{campaign.pk}", {f"decision-{own.pk}": "keep",
+                                                                 f"reason-{own.pk}": "checked with the provider"})
+    assert response.status_code == 302
+    own.refresh_from_db()
+    assert own.decision == "keep" and own.decided_by_id == world.ra_manager.person_id
