@@ -2,7 +2,8 @@
 
 The actions come from `permissions.ACTIONS` (the one place rights are decided); this module only
 names them. An action links to its page when a page with the URL name in `ACTION_PAGES` exists,
-so pages added by later work light up here without editing the home page.
+so pages added by later work light up here without editing the home page; an action with no page
+says where it is done (`ELSEWHERE`: the API or the operator's command), never a dead item.
 """
 
 from __future__ import annotations
@@ -106,10 +107,14 @@ def action_name(action: str) -> str:
 
 # action -> the URL name of its page, once that page exists.
 ACTION_PAGES: dict[str, str] = {
-    "organisation.read": "directory:organisations",
     "person.read": "web:people",
-    "position.read": "directory:positions",
-    "service.read": "directory:services",
+    "assignment.read": "web:people",
+    "account.read": "web:people",
+    "identity.read": "web:people",
+    "request.training": "web:people",
+    "request.check_identity": "requests:queue-back-office",
+    "request.confirm": "requests:queue-back-office",
+    "request.refer": "requests:queues",
     "audit.read": "audit:ledger",
     "request.read": "requests:queues",
     "request.raise": "requests:raise",
@@ -138,10 +143,65 @@ ACTION_PAGES: dict[str, str] = {
 }
 
 
+# action -> what to do on its page where the page is a step away from it (find someone first).
+PAGE_STEPS: dict[str, str] = {
+    "assignment.read": "find the person: their page lists their positions, live and ended",
+    "account.read": "find the person: their page lists their accounts",
+    "identity.read": "find the person: their page shows their identity check",
+    "request.training": "find the person, then choose Record training to action requests (rule PP5)",
+    "request.check_identity": "open the request, then record the identity check (rule DS5)",
+    "request.confirm": "open the request, then confirm it is done",
+    "request.refer": "open the request, then refer it",
+    "card.issue": "find the person, then issue a card (rules DS1, DS5)",
+    "card.unlock": "find the card holder, then unlock it with them present (rules DS3, DS8)",
+    "card.renew": "find the card holder, then renew the certificate (rules SC9, DS13)",
+    "card.repair": "find the card holder, then repair the card",
+    "card.cancel": "find the card holder, then cancel the card (rule SC6)",
+    "card.replace": "find the card holder, then replace the card (rules DS12, DS14)",
+    "card.misuse_report": "find the card holder, then report suspected misuse (rule SC3)",
+}
+
+# action -> where it is done when no page does it yet: the API (documented at /api/v1/docs) or the
+# `careaccess` command on the server. Never an item that leads nowhere.
+ELSEWHERE: dict[str, str] = {
+    "organisation.read": "through the API: GET /api/v1/organisations",
+    "organisation.create": "through the API: POST /api/v1/organisations",
+    "organisation.update": "through the API: PATCH /api/v1/organisations/{code}",
+    "unit.create": "through the API: POST /api/v1/organisations/{code}/units",
+    "person.create": "through the API: POST /api/v1/people, or by actioning a new-user request",
+    "person.update": "through the API: PATCH /api/v1/people/{uid}",
+    "service.read": "through the API: GET /api/v1/services",
+    "service.create": "through the API: POST /api/v1/services",
+    "service.update": "through the API: PATCH /api/v1/services/{code}, POST /api/v1/job-roles, "
+                      "POST /api/v1/activities",
+    "position.read": "through the API: GET /api/v1/positions",
+    "position.create": "through the API: POST /api/v1/positions",
+    "position.update": "through the API: PATCH /api/v1/positions/{id}",
+    "assignment.create": "through the API: POST /api/v1/assignments, or by actioning a position request",
+    "assignment.update": "through the API: PATCH /api/v1/assignments/{id}",
+    "assignment.create_assignable": "through the API: POST /api/v1/assignments, or raise a position request",
+    "assignment.update_assignable": "through the API: PATCH /api/v1/assignments/{id}, or raise a removal request",
+    "account.create": "through the API: POST /api/v1/accounts, or by actioning a new-user request",
+    "account.update": "through the API: PATCH /api/v1/accounts/{id}",
+    "access.read": "through the API: GET /api/v1/people/{uid}/access",
+    "decision.ask": "through the API: POST /api/v1/decisions",
+    "token.create": "ask the operator: careaccess token on the server",
+    "identity.verify": "through the API: POST /api/v1/identity/people/{uid}/checks, or on a request's page",
+    "terms.publish": "through the API: POST /api/v1/identity/terms",
+    "training.record": "through the API: POST /api/v1/identity/people/{uid}/training",
+    "training.record_ra": "through the API: POST /api/v1/identity/people/{uid}/training",
+    "ra_agent.appoint": "through the API: POST /api/v1/identity/ra-agent-appointments (rule DS10)",
+    "ra_agent.remove": "the worker removes RA agents untrained by their deadline (rule DS10); to end one "
+                       "sooner, through the API: PATCH /api/v1/assignments/{id}",
+    "pki.manage": "ask the operator: careaccess pki on the server",
+}
+
+
 @dataclass(frozen=True)
 class Action:
     name: str
     href: str | None
+    how: str = ""  # the step on the linked page, or where it is done when there is no page
 
 
 @dataclass(frozen=True)
@@ -174,12 +234,15 @@ def scope_text(grant: permissions.Grant, organisation_name: str | None = None) -
     return where
 
 
+def menu_action(action: str) -> Action:
+    href = _href(action)
+    if href:
+        return Action(action_name(action), href, PAGE_STEPS.get(action, ""))
+    return Action(action_name(action), None, ELSEWHERE.get(action, "not available on a page yet: ask your RA"))
+
+
 def actions_for(capability: str) -> list[Action]:
-    return [
-        Action(action_name(action), _href(action))
-        for action, allowed in permissions.ACTIONS.items()
-        if capability in allowed
-    ]
+    return [menu_action(name) for name, allowed in permissions.ACTIONS.items() if capability in allowed]
 
 
 def sections(capabilities: dict[str, list[permissions.Grant]], organisation_names: dict[str, str] | None = None) -> list[Section]:

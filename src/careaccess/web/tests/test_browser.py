@@ -77,3 +77,29 @@ def test_pages_work_without_javascript(live_server, new_page, transactional_db):
     assert "Acting as Authoriser, Moorside Surgery (C83003)" in page.locator("header").inner_text()
     page.click("button:has-text('Sign out')")
     assert page.url == f"{live_server.url}/sign-in"
+
+
+def test_every_home_item_of_a_sponsor_leads_somewhere_in_the_browser(live_server, page, transactional_db):
+    from careaccess.web.tests.conftest import staff_catalogue
+
+    staff_catalogue()
+    who = person("Sol", "Sponsor")
+    place(who, organisation("A81002", name="Hillside Surgery"), "Practice manager", "sponsor")
+    page.goto(f"{live_server.url}/sign-in")
+    page.fill("#username", who.uid)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{live_server.url}/")
+    items = page.locator("section#sponsor li")
+    assert items.count() > 10
+    hrefs = []
+    for item in items.all():
+        link = item.locator("a")
+        if link.count():
+            hrefs.append(link.get_attribute("href"))
+        else:  # no page: it says where it is done
+            assert "through the API: " in item.inner_text() or "ask the operator" in item.inner_text(), item.inner_text()
+    assert "/account/cards" in hrefs  # Unlock smartcards and the other card actions: find the holder first
+    for href in dict.fromkeys(hrefs):
+        response = page.goto(f"{live_server.url}{href}")
+        assert response.status == 200, href
