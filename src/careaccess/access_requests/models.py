@@ -116,20 +116,6 @@ class Evidence(models.Model):
         ordering = ["recorded_at", "id"]
 
 
-class TrainingRecord(models.Model):
-    """Rule PP5: training for actioning requests, per person (and per service where it is specific)."""
-
-    person = models.ForeignKey("directory.Person", on_delete=models.PROTECT, related_name="request_training")
-    service = models.ForeignKey("directory.Service", null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="+")  # null: every service
-    completed_on = models.DateField()
-    valid_until = models.DateField(null=True, blank=True)
-    recorded_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["-completed_on", "id"]
-
-
 class OrganisationSettings(models.Model):
     """Per-organisation request settings: where new users' credentials go when the users cannot
     receive them securely (rule CC8: a nominated person hands them on)."""

@@ -131,6 +131,8 @@ def may(actor: Actor, req: AccessRequest, action: str) -> bool:
         elif action == Action.FULFIL:
             acting = services.acting_as(actor, "request.fulfil", req.organisation,
                                         services.policy_capabilities(req.service, "fulfil"))
+            if services.fulfil_refusal(actor, acting, req):  # PP5, DS5: next_step says why
+                return False
         else:
             permission, capabilities = services._deciders(req)
             acting = services.acting_as(actor, permission, req.organisation, capabilities)

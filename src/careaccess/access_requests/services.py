@@ -29,7 +29,7 @@ from careaccess.directory import validation
 from careaccess.directory.models import Account, Assignment, Organisation, Person, Position, Service
 
 from . import rules
-from .models import AccessRequest, Batch, Evidence, OrganisationSettings, ServicePolicy, TrainingRecord
+from .models import AccessRequest, Batch, Evidence, OrganisationSettings, ServicePolicy
 from .rules import Action, Kind, State
 
 
@@ -915,33 +915,67 @@ def missing_evidence(req: AccessRequest) -> dict[str, str]:
 
 # --- training (PP5) ---
 
-@transaction.atomic
 def record_training(actor: Actor, person: Person, *, completed_on, service: Service | None = None,
-                    valid_until=None) -> TrainingRecord:
-    completed = _date_or_none(completed_on, "completed_on")
-    until = _date_or_none(valid_until, "valid_until")
-    if completed is None:
-        raise InvalidInput({"completed_on": "give the date the training was completed"})
-    if completed > clock.today():
-        raise InvalidInput({"completed_on": "the training date is in the future"})
-    if until and until < completed:
-        raise InvalidInput({"valid_until": "the training cannot expire before it was completed"})
-    acting = permissions.authorise(actor, "request.training")
-    record = TrainingRecord.objects.create(person=person, service=service, completed_on=completed, valid_until=until,
-                                           recorded_at=clock.now())
-    ledger.record("request.training_recorded", actor=acting, target_type="request_training", target_id=record.pk,
-                  after={"service": service.code if service else None, "completed_on": completed,
-                         "valid_until": until}, person_uid=person.uid)
-    return record
+                    valid_until=None):
+    """Record the person's training to action requests (PP5) for the service, or every service: the
+    identity app's one training record, of kind "actioning"."""
+    from careaccess.identity import services as identity_services
+
+    return identity_services.record_training(actor, person, kind="actioning", completed_on=completed_on,
+                                             service=service, valid_until=valid_until)
 
 
-def is_trained(person_id: int, service: Service | None) -> bool:
-    from django.db.models import Q
+# What fulfilling each kind of request changes in the directory (its services check these too).
+_CHANGES_WORDS = {
+    "person.create": "registers the person", "person.update": "changes the person's details",
+    "assignment.create": "places the person in a position", "assignment.update": "ends a position assignment",
+    "account.create": "creates the account", "account.update": "suspends or reactivates the account",
+}
 
-    today = clock.today()
-    return TrainingRecord.objects.filter(
-        Q(service__isnull=True) | Q(service=service), person_id=person_id, completed_on__lte=today,
-    ).filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today)).exists()
+
+def directory_changes(req: AccessRequest) -> list[str]:
+    """The directory actions fulfilling the request takes (core.permissions action names)."""
+    d = req.details
+    return {
+        Kind.NEW_USER: ["person.create", "assignment.create", "account.create"],
+        Kind.AMENDMENT: ((["person.update"] if d.get("changes") else []) + (["assignment.create"] if d.get("position")
+                         else []) + (["assignment.update"] if d.get("replaces_assignment") else [])),
+        Kind.REACTIVATION: ["account.update"],
+        Kind.DELETION: ["assignment.update", "account.update"],
+        Kind.POSITION_ASSIGNMENT: ["assignment.create"],
+        Kind.POSITION_REMOVAL: ["assignment.update"],
+        Kind.CHANGE_OF_NAME: ["person.update"],
+        Kind.CHANGE_OF_LEAD_CORRESPONDENT: ["assignment.create"] + (
+            ["assignment.update"] if d.get("replaces_assignment") else []),
+    }.get(req.kind, [])
+
+
+def fulfil_refusal(actor: Actor, acting: Actor, req: AccessRequest) -> str:
+    """Why someone allowed to fulfil the request's kind of requests may not fulfil this one, or "":
+    they lack training to action it (PP5), or a position that may make the directory changes it needs
+    (an RA agent registers people and places them in positions, DS5)."""
+    untrained = untrained_refusal(acting, req)
+    if untrained or actor.kind != "person":
+        return untrained
+    for action in directory_changes(req):
+        if not permissions.can(actor, action, req.organisation):
+            holders = " or ".join(c.replace("_", " ") for c in permissions.ACTIONS[action])
+            return (f"fulfilling this {rules.KIND_LABELS[req.kind].lower()} request {_CHANGES_WORDS[action]}, which "
+                    f"needs a live position as {holders}: {actor.label} holds none covering "
+                    f"{req.organisation.name} ({req.organisation.code})")
+    return ""
+
+
+def untrained_refusal(acting: Actor, req: AccessRequest) -> str:
+    """Rule PP5, worded for the person refused: which record is missing and where it is recorded."""
+    from careaccess.identity import selectors as identity_selectors
+
+    if acting.kind != "person" or identity_selectors.trained_to_action(acting.person_id, req.service):
+        return ""
+    service = req.service.name if req.service_id else "this kind of request"
+    return (f"{acting.label} has no current training to action {service} requests recorded (rule PP5). "
+            f"An RA manager records it on the person's page, under 'Record training to action requests'; "
+            f"IG training does not count for this")
 
 
 # --- fulfilment ---
@@ -954,10 +988,9 @@ def fulfil(actor: Actor, request, *, version: int | None = None) -> AccessReques
     acting = acting_as(actor, "request.fulfil", req.organisation, policy_capabilities(req.service, "fulfil"),
                        doing="fulfil")
     _separation(acting, req, "fulfil")
-    if acting.kind == "person" and not is_trained(acting.person_id, req.service):
-        raise Forbidden(f"{acting.label} has no recorded training for actioning "
-                        f"{req.service.name if req.service_id else 'requests'}; only trained staff create, suspend "
-                        f"or amend accounts (rule PP5)")
+    refusal = fulfil_refusal(actor, acting, req)
+    if refusal:
+        raise Forbidden(refusal)
     missing = missing_evidence(req)
     if missing:
         raise Conflict(" ".join(missing.values()))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import training_views, views
 
 app_name = "requests"
 
@@ -21,6 +21,7 @@ urlpatterns = [
     path("batches/confirm", views.batch_confirm, name="batch-confirm"),
     path("batches/<str:reference>", views.batch_detail, name="batch"),
     path("batches/<str:reference>/<str:action>", views.batch_act, name="batch-act"),
+    path("training/<str:uid>", training_views.record, name="training"),
     path("<str:reference>", views.detail, name="detail"),
     path("<str:reference>/evidence", views.record_evidence, name="evidence"),
     path("<str:reference>/<str:action>", views.act, name="act"),

@@ -33,7 +33,9 @@ from careaccess.web.auth import forbidden, shell, staff_required
 from careaccess.web.forms import error_list
 from careaccess.web.paging import page_number
 
-from . import forms, rules, selectors, services
+from careaccess.core.audit import search
+
+from . import forms, next_step, rules, selectors, services
 from .models import AccessRequest, Batch
 
 QUEUE_LABELS = {
@@ -225,13 +227,22 @@ def _action_forms(req: AccessRequest, actions: list[str], bound: dict | None = N
     return result
 
 
-def _history(req: AccessRequest) -> list[dict]:
+def _readable_entries(actor, indexes: list[int]) -> set[int]:
+    """Which of these audit entries the viewer may open (audit.read, within their scope)."""
+    if not indexes or not permissions.can(actor, "audit.read"):
+        return set()
+    return set(search.entries(actor, search.EntryFilter()).filter(index__in=indexes).values_list("index", flat=True))
+
+
+def _history(actor, req: AccessRequest) -> list[dict]:
+    entries = list(selectors.history(req))
+    readable = _readable_entries(actor, [entry.index for entry in entries])
     rows = []
-    for entry in selectors.history(req):
+    for entry in entries:
         rows.append({"index": entry.index, "at": entry.recorded_at, "action": entry.action,
                      "what": HISTORY_WORDS.get(entry.action, entry.action.replace("request.", "").replace("_", " ")),
                      "actor": entry.actor, "position": entry.actor_position, "reason": entry.reason,
-                     "url": reverse("audit:entry", args=[entry.index])})
+                     "url": reverse("audit:entry", args=[entry.index]) if entry.index in readable else None})
     return rows
 
 
@@ -269,10 +280,13 @@ def _render_detail(request, req: AccessRequest, *, errors=(), bound: dict | None
     actor = request.actor
     actions = selectors.next_actions(actor, req)
     missing = services.missing_evidence(req) if req.state not in rules.FINAL_STATES else {}
+    takes_next_step = any(a in actions for a in next_step.STEPS)
     return render(request, "requests/detail.jinja", {
         "req": req, "errors": list(errors), "state_label": rules.STATE_LABELS[req.state],
         "state_colour": STATE_COLOURS[req.state], "kind_label": rules.KIND_LABELS[req.kind],
-        "details": _details_rows(req), "history": _history(req), "actions": _action_forms(req, actions, bound),
+        "details": _details_rows(req), "history": _history(actor, req), "actions": _action_forms(req, actions, bound),
+        "waiting": "" if takes_next_step else next_step.waiting_for(req),
+        "fulfil_blocked": _sentence(next_step.fulfil_blocked(actor, req)),
         "evidence": list(req.evidence.all()), "missing": missing,
         "evidence_form": evidence_form or forms.EvidenceForm(prefix="evidence"),
         "evidence_url": reverse("requests:evidence", args=[req.reference]),

@@ -255,20 +255,20 @@ def _gp_positions(large: bool):
 
 
 def _pharmacy_positions(second: str):
-    mail = "nhsmail:mailbox-user"
+    mail, cc_pro, cc_admin = "nhsmail:mailbox-user", "connecting-care:care-professional", "connecting-care:administrator"
     rows = [
-        ("Pharmacy Manager", ["S8000:G8000:R8003"], ["B0825", "B0264", staff("sponsor")], [mail], (1, 1), False, False),
-        ("Pharmacist", ["S8000:G8000:R8003"], ["B0825", "B0264"], [mail], (0, 1), True, False),
-        ("Locum Pharmacist", ["S8000:G8000:R8003"], ["B0825", "B0264"], [mail], (0, 0), True, True),
-        ("Pharmacy Technician", ["S8000:G8000:R8003"], ["B0820", "B0264"], [mail], (1, 2), True, False),
+        ("Pharmacy Manager", ["S8000:G8000:R8003"], ["B0825", "B0264", staff("sponsor")], [cc_pro, mail], (1, 1), False, False),
+        ("Pharmacist", ["S8000:G8000:R8003"], ["B0825", "B0264"], [cc_pro, mail], (0, 1), True, False),
+        ("Locum Pharmacist", ["S8000:G8000:R8003"], ["B0825", "B0264"], [cc_pro, mail], (0, 0), True, True),
+        ("Pharmacy Technician", ["S8000:G8000:R8003"], ["B0820", "B0264"], [cc_admin, mail], (1, 2), True, False),
         ("Dispensing Assistant", ["S8000:G8000:R8008"], ["B0820"], [], (1, 3), True, False),
     ]
     if second == "ra_agent":  # a pharmacist who is also the pharmacy's RA agent (rule DS4)
         rows.insert(1, ("Pharmacist and RA Agent", ["S8000:G8000:R8003", "R5090"], ["B0825", "B0264", staff("ra_agent")],
-                        [mail], (1, 1), False, False))
+                        [cc_pro, mail], (1, 1), False, False))
     else:  # a second sponsor (rule DS4: two sponsors or RA agents, at least one sponsor)
         rows.insert(1, ("Pharmacist and Sponsor", ["S8000:G8000:R8003"], ["B0825", "B0264", staff("sponsor")],
-                        [mail], (1, 1), False, False))
+                        [cc_pro, mail], (1, 1), False, False))
     return rows
 
 
@@ -344,6 +344,18 @@ CARE_HOMES = [("VR1A4", "Rosewood Care Home", "QRV", False), ("VR2C7", "Willow L
 TRUST = OrgPlan("RVR", "Riverside Teaching Hospitals NHS Foundation Trust", "trust", parent="QRV",
                 short_name="Riverside Hospitals", has_service_desk=True, units=[("ITSD", "IT Service Desk")])
 
+CARD_HOLDER = "smartcard:card-holder"
+
+# The back office's training to action requests (rule PP5): position -> the service it actions
+# (None: every service). Without it no one may fulfil a request.
+TRAINED_TO_ACTION = {
+    ("QRV", "Registration Authority Manager"): None,
+    ("QRV", "Registration Authority Agent"): None,
+    ("QRV", "NHSmail Local Administrator"): "nhsmail",
+    ("QRV", "Connecting Care Back Office Officer"): "connecting-care",
+    ("RVR", "Clinical Systems Administrator"): "connecting-care",
+}
+
 # Which position's first holder signs in as which demo actor.
 LOGIN_POSITIONS = {
     "sponsor": ("FA123", "Pharmacy Manager"),
@@ -410,6 +422,8 @@ def build_plan(seed: int = SEED) -> Plan:
     for org in organisations:
         for row in templates[org.code]:
             name, job_roles, activities, service_roles, (lo, hi), assignable, temporary = row[:7]
+            if job_roles:  # a position with job-role codes is a smartcard position (SC8: the role is the position's)
+                service_roles = [*service_roles, CARD_HOLDER]
             unit = row[7] if len(row) > 7 else None
             positions.append(PositionPlan(org.code, name, list(job_roles), list(activities), list(service_roles),
                                           assignable_by_sponsors=assignable, unit=unit))
@@ -452,7 +466,7 @@ def build_plan(seed: int = SEED) -> Plan:
                 if service not in services_held:
                     services_held.append(service)
             card = card or codes_of[(a.organisation, a.position)]
-        if card:
+        if card and "smartcard" not in services_held:
             services_held.append("smartcard")
         left = any(a.ends_in_days is not None and a.ends_in_days < 0 for a in person.assignments)
         for service in services_held:
@@ -559,6 +573,12 @@ def _load(plan: Plan, created: Counter, advance: Callable[[str], None]) -> None:
                 activities=spec.activities, service_roles=spec.service_roles,
                 assignable_by_sponsors=spec.assignable_by_sponsors)
             created["positions"] += 1
+        else:  # a demo loaded before a position gained a service role: add it (SC8: it reaches everyone in it)
+            have = {f"{r.service.code}:{r.code}" for r in positions[key].service_roles.select_related("service")}
+            if not set(spec.service_roles) <= have:
+                positions[key] = services.update_position(actor, positions[key],
+                                                          service_roles=sorted(have | set(spec.service_roles)))
+                created["position service roles"] += 1
         advance("positions")
 
     people = {p.ni_number: p for p in Person.objects.filter(ni_number__in=[s.ni_number for s in plan.people])}
@@ -595,6 +615,25 @@ def _load(plan: Plan, created: Counter, advance: Callable[[str], None]) -> None:
                 services.create_signin(actor, person, password=demo_password(spec.login))
                 created["sign-ins"] += 1
             advance("sign-ins")
+    _train_back_office(actor, created)
+
+
+def _train_back_office(actor: Actor, created: Counter) -> None:
+    """Rule PP5: the back office's training to action requests, once per holder and service."""
+    from careaccess.identity import services as identity_services
+    from careaccess.identity.models import TrainingRecord
+
+    completed_on = clock.today() - dt.timedelta(days=30)
+    service_by_code = {s.code: s for s in Service.objects.all()}
+    for (org_code, position_name), service_code in TRAINED_TO_ACTION.items():
+        holders = Person.objects.filter(assignments__position__organisation__code=org_code,
+                                        assignments__position__name=position_name).distinct().order_by("id")
+        for person in holders:
+            if not TrainingRecord.objects.filter(person=person, kind=TrainingRecord.Kind.ACTIONING,
+                                                 service__code=service_code).exists():
+                identity_services.record_training(actor, person, kind=TrainingRecord.Kind.ACTIONING,
+                                                  completed_on=completed_on, service=service_by_code.get(service_code))
+                created["training records"] += 1
 
 
 def _demo_account(actor: Actor, person: Person, service: Service, username: str, state: str) -> Account:

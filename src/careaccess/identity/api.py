@@ -15,7 +15,7 @@ from careaccess.api.problems import errors_for
 from careaccess.core import permissions
 from careaccess.core.context import Actor
 from careaccess.core.errors import InvalidInput, NotFound
-from careaccess.directory.models import Person, Position
+from careaccess.directory.models import Person, Position, Service
 
 from . import rules, selectors, services
 from .models import IdentityCheck, RaAgentAppointment, TermsVersion, TrainingRecord
@@ -99,16 +99,22 @@ class AcceptOut(Schema):
 
 
 class TrainingIn(In):
-    kind: Literal[tuple(TrainingRecord.Kind.values)]  # type: ignore[valid-type]
+    kind: Literal[tuple(TrainingRecord.Kind.values)] = Field(  # type: ignore[valid-type]
+        ..., description="ig: information governance (CC9); ra_agent: the RA agent course (DS10); actioning: "
+                         "training to action requests, needed to fulfil them (PP5)")
     completed_on: dt.date
     note: str = ""
+    service: str | None = Field(None, description="actioning only: the service's code; none for every service")
+    valid_until: dt.date | None = Field(None, description="actioning only: the last day the training is current")
 
 
 class TrainingOut(Schema):
     id: int
     person: str
     kind: str
+    service: str | None
     completed_on: dt.date
+    valid_until: dt.date | None
     note: str
     recorded_by: str
     recorded_at: dt.datetime
@@ -158,7 +164,8 @@ def _self_or(actor: Actor, person: Person, action: str) -> None:
 
 
 def training_out(t: TrainingRecord) -> dict:
-    return {"id": t.id, "person": t.person.uid, "kind": t.kind, "completed_on": t.completed_on, "note": t.note,
+    return {"id": t.id, "person": t.person.uid, "kind": t.kind, "service": t.service.code if t.service_id else None,
+            "completed_on": t.completed_on, "valid_until": t.valid_until, "note": t.note,
             "recorded_by": t.recorded_by_label, "recorded_at": t.recorded_at}
 
 
@@ -233,9 +240,16 @@ def accept(request, uid: str, payload: AcceptIn):
 
 # --- training ---
 
-@router.post("/people/{uid}/training", response={201: TrainingOut, **WRITE}, summary="Record completed training (CC9, DS10)")
+@router.post("/people/{uid}/training", response={201: TrainingOut, **WRITE}, summary="Record completed training (CC9, DS10, PP5)")
 def record_training(request, uid: str, payload: TrainingIn):
-    record = services.record_training(_actor(request), _person(uid), **payload.model_dump())
+    data = payload.model_dump()
+    code = data.pop("service")
+    service = None
+    if code:
+        service = Service.objects.filter(code=code).first()
+        if service is None:
+            raise InvalidInput({"service": f"no service has the code {code}; leave it out for every service"})
+    record = services.record_training(_actor(request), _person(uid), service=service, **data)
     return Status(201, training_out(record))
 
 
@@ -243,7 +257,7 @@ def record_training(request, uid: str, payload: TrainingIn):
 def training(request, uid: str):
     person = _person(uid)
     _self_or(_actor(request), person, "identity.read")
-    return [training_out(t) for t in TrainingRecord.objects.filter(person=person).select_related("person")]
+    return [training_out(t) for t in TrainingRecord.objects.filter(person=person).select_related("person", "service")]
 
 
 # --- RA agent appointments ---

@@ -83,15 +83,21 @@ class TermsAcceptance(models.Model):
 
 
 class TrainingRecord(models.Model):
-    """A completed training: information governance (CC9) or the RA agent course (DS10)."""
+    """A training a person completed, of one kind: information governance (CC9), the RA agent course
+    (DS10), or training to action requests (PP5: creating, suspending and amending accounts) for one
+    service (`service`) or for every service (no service), current until `valid_until` if it expires."""
 
     class Kind(models.TextChoices):
-        IG = "ig", "Information governance"
+        IG = "ig", "Information governance (IG) training"
         RA_AGENT = "ra_agent", "RA agent training"
+        ACTIONING = "actioning", "Training to action requests"
 
     person = models.ForeignKey("directory.Person", on_delete=models.PROTECT, related_name="training_records")
     kind = models.CharField(max_length=20, choices=Kind.choices)
+    service = models.ForeignKey("directory.Service", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+")  # training to action requests: null for every service
     completed_on = models.DateField()
+    valid_until = models.DateField(null=True, blank=True)
     note = models.CharField(max_length=300, blank=True, default="")
     recorded_by_label = models.CharField(max_length=300)
     recorded_at = models.DateTimeField()

@@ -6,6 +6,8 @@ import datetime as dt
 
 from django.db.models import Q, QuerySet
 
+from careaccess.core import clock
+
 from .models import IdentityCheck, RaAgentAppointment, TermsAcceptance, TermsVersion, TrainingRecord
 
 
@@ -29,6 +31,22 @@ def has_accepted(person, terms: TermsVersion) -> bool:
 
 def latest_training(person, kind: str = TrainingRecord.Kind.IG) -> TrainingRecord | None:
     return TrainingRecord.objects.filter(person=person, kind=kind).order_by("-completed_on", "-id").first()
+
+
+def trained_to_action(person_id: int, service) -> bool:
+    """Rule PP5: the person has current training to action requests for the service (or for every
+    service): completed by today and not past its end date."""
+    today = clock.today()
+    return TrainingRecord.objects.filter(
+        Q(service__isnull=True) | Q(service=service), person_id=person_id, kind=TrainingRecord.Kind.ACTIONING,
+        completed_on__lte=today,
+    ).filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today)).exists()
+
+
+def actioning_training(person) -> list[TrainingRecord]:
+    """A person's training to action requests, newest first, with its service."""
+    return list(TrainingRecord.objects.filter(person=person, kind=TrainingRecord.Kind.ACTIONING)
+                .select_related("service").order_by("-completed_on", "-id"))
 
 
 def overdue_ra_agent_appointments(on: dt.date) -> QuerySet[RaAgentAppointment]:

@@ -197,25 +197,41 @@ def accept_terms_in_transaction(actor: Actor, person: Person, terms: TermsVersio
     return _accept(actor, person, terms, occasion)
 
 
-# --- training (CC9, DS10) ---
+# --- training (CC9, DS10, PP5) ---
+
+# Who may record each kind of training (core.permissions decides).
+TRAINING_ACTIONS = {TrainingRecord.Kind.IG: "training.record", TrainingRecord.Kind.RA_AGENT: "training.record_ra",
+                    TrainingRecord.Kind.ACTIONING: "request.training"}
+
 
 @transaction.atomic
-def record_training(actor: Actor, person: Person, *, kind: str, completed_on, note: str = "") -> TrainingRecord:
+def record_training(actor: Actor, person: Person, *, kind: str, completed_on, note: str = "", service=None,
+                    valid_until=None) -> TrainingRecord:
+    """Record a training the person completed. Training to action requests (PP5) is for one service
+    (`service`) or, with none, for every service, and may expire (`valid_until`)."""
     errors: dict[str, str] = {}
     if kind not in TrainingRecord.Kind.values:
         errors["kind"] = f"choose one of: {', '.join(TrainingRecord.Kind.values)}"
     completed = _date(completed_on, "completed_on", errors)
+    until = _date(valid_until, "valid_until", errors)
     if completed is None and "completed_on" not in errors:
         errors["completed_on"] = "enter the date the training was completed"
     elif completed is not None and completed > clock.today():
         errors["completed_on"] = "the training cannot be completed in the future"
+    if kind != TrainingRecord.Kind.ACTIONING and (service is not None or until is not None):
+        errors["service" if service is not None else "valid_until"] = (
+            "only training to action requests is for a service and has an end date")
+    if until is not None and completed is not None and until < completed:
+        errors["valid_until"] = "the training cannot stop being current before it was completed"
     if errors:
         raise InvalidInput(errors)
-    actor = permissions.authorise(actor, "training.record_ra" if kind == TrainingRecord.Kind.RA_AGENT else "training.record")
-    record = TrainingRecord.objects.create(person=person, kind=kind, completed_on=completed, note=str(note or "")[:300],
+    actor = permissions.authorise(actor, TRAINING_ACTIONS[kind])
+    record = TrainingRecord.objects.create(person=person, kind=kind, service=service, completed_on=completed,
+                                           valid_until=until, note=str(note or "")[:300],
                                            recorded_by_label=actor.label, recorded_at=clock.now())
     _record("training.recorded", actor, record, person_uid=person.uid,
-            after={"kind": kind, "completed_on": completed, "note": record.note})
+            after={"kind": kind, "service": service.code if service is not None else None, "completed_on": completed,
+                   "valid_until": until, "note": record.note})
     if kind == TrainingRecord.Kind.RA_AGENT:
         for appointment in RaAgentAppointment.objects.select_for_update().filter(
                 person=person, state=RaAgentAppointment.State.AWAITING_TRAINING):

@@ -46,6 +46,11 @@ def local_time(instant, fmt: str = "%d %B %Y at %H:%M") -> str:
     return "" if instant is None else timezone.localtime(instant).strftime(fmt)
 
 
+def long_date(day) -> str:
+    """A date the NHS.UK way: "1 December 2026" (no leading zero); "" for none."""
+    return "" if day is None else f"{day.day} {day:%B %Y}"
+
+
 def _shell(request):
     """The signed-in person for the header; None on pages rendered without a request (a 500)."""
     from django.http import HttpRequest
@@ -76,4 +81,5 @@ def environment(**options):
         "service_name": "careaccess",
     })
     env.filters["local_time"] = local_time
+    env.filters["long_date"] = long_date
     return env

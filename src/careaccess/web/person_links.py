@@ -56,6 +56,12 @@ def _raise_request(actor: Actor, summary: PersonSummary) -> list[Link]:
                  f"{reverse('requests:raise')}?{urlencode(query)}")]
 
 
+def _training(actor: Actor, summary: PersonSummary) -> list[Link]:
+    if not permissions.can(actor, "request.training"):  # rule PP5: an RA manager records it
+        return []
+    return [Link("Record training to action requests", reverse("requests:training", args=[summary.person.uid]))]
+
+
 def _audit(actor: Actor, summary: PersonSummary) -> list[Link]:
     if reading(actor, summary.person, "audit.read") is None:
         return []
@@ -80,5 +86,5 @@ def _closures(actor: Actor, summary: PersonSummary) -> list[Link]:
 
 
 def links(actor: Actor, summary: PersonSummary) -> list[Link]:
-    return [link for find in (_cards, _authenticators, _raise_request, _reinstatements, _closures, _audit)
+    return [link for find in (_cards, _authenticators, _raise_request, _reinstatements, _closures, _training, _audit)
             for link in find(actor, summary)]

@@ -287,8 +287,9 @@ def test_the_request_page_walks_a_request_through(client, world):
     assert "jane.smitha" in page  # the username (never the password) in the outcome
     history = page[page.index('id="history"'):]
     for step in ("Raised", "Submitted", "Validated", "Approved", "Fulfilled"):
-        assert f">{step}</a>" in history
-    assert history.index(">Raised</a>") < history.index(">Fulfilled</a>")
+        assert f">{step}</td>" in history  # plain text: the back office may not read the audit ledger
+    assert history.index(">Raised</td>") < history.index(">Fulfilled</td>")
+    assert 'href="/audit/' not in history
     assert "Bo" in history  # who fulfilled it
 
 
