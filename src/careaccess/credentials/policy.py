@@ -68,6 +68,12 @@ def unlock_code_max_attempts() -> int:  # wrong codes before a code is spent
     return int(_get("CAREACCESS_UNLOCK_CODE_MAX_ATTEMPTS", 5))
 
 
+def unlock_codes_per_day() -> int:
+    """Codes a card may have emailed in 24 hours: anyone who reads a serial may ask for one, and
+    each request mails the holder and spends their last code."""
+    return int(_get("CAREACCESS_UNLOCK_CODES_PER_DAY", 5))
+
+
 def mailbox_service_code() -> str:  # rule DS9: self-service unlock needs a mailbox account
     return str(_get("CAREACCESS_MAILBOX_SERVICE", "nhsmail"))
 

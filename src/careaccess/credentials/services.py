@@ -665,6 +665,13 @@ def request_unlock_code(serial: str) -> UnlockCode:
     if address is None:
         raise Refused("self-service unlock needs a mailbox account (rule DS9)")
     now = clock.now()
+    recent = list(UnlockCode.objects.filter(card=card, created_at__gt=now - dt.timedelta(days=1))
+                  .order_by("created_at").values_list("created_at", flat=True)[:policy.unlock_codes_per_day()])
+    if len(recent) >= policy.unlock_codes_per_day():
+        again = recent[0] + dt.timedelta(days=1)
+        raise Refused(f"{len(recent)} unlock codes were sent for card {card.serial} in the last 24 hours, the most "
+                      f"allowed; request a new code after {again:%d %B %H:%M} UTC, or unlock it in person with an "
+                      f"RA agent, a sponsor or a pharmacist")
     UnlockCode.objects.filter(card=card, used_at__isnull=True).update(used_at=now)  # one live code at a time
     code = f"{secrets.randbelow(10 ** 8):08d}"
     minutes = policy.unlock_code_minutes()

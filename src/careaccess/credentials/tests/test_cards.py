@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 def ledger_size() -> int:
-    return Head.objects.get(id=1).size
+    return Head.objects.size()
 
 
 def crl_serials() -> set[str]:
@@ -398,6 +398,29 @@ def test_self_service_unlock_needs_registration_and_a_mailbox(card, holder):
     lock(card)
     with pytest.raises(services.Refused, match="not registered"):
         services.request_unlock_code(card.serial)
+
+
+def test_at_most_five_unlock_codes_a_day_are_mailed_for_a_card(card, holder, mailbox, clock, settings):
+    # rule DS9, CAREACCESS_UNLOCK_CODES_PER_DAY: whoever reads a serial may ask, so the holder's
+    # mailbox is not flooded and their last code not spent without end
+    from careaccess.core import permissions
+
+    services.register_self_unlock(permissions.actor_for_person(holder), card)
+    lock(card)
+    for _ in range(5):
+        services.request_unlock_code(card.serial)
+        clock.advance(dt.timedelta(hours=1))
+    live = UnlockCode.objects.filter(card=card).order_by("-created_at").first()
+    sent, size = Message.objects.filter(kind="unlock_code").count(), ledger_size()
+    with pytest.raises(services.Refused, match="5 unlock codes were sent .* in the last 24 hours"):
+        services.request_unlock_code(card.serial)
+    live.refresh_from_db()
+    assert live.used_at is None  # the last code still works
+    assert Message.objects.filter(kind="unlock_code").count() == sent and ledger_size() == size
+    clock.advance(dt.timedelta(hours=19, minutes=1))  # the first code is now more than a day old
+    services.request_unlock_code(card.serial)
+    settings.CAREACCESS_UNLOCK_CODES_PER_DAY = 10
+    services.request_unlock_code(card.serial)
 
 
 def test_self_service_unlock_by_a_one_time_code_valid_15_minutes(card, holder, mailbox, clock):
