@@ -149,6 +149,12 @@ class ChooseForm(forms.Form):
         return data
 
 
+def _position_label(position) -> str:
+    """The position's name, with the roles it gives on the chosen service when they were looked up."""
+    giving = getattr(position, "giving", None)
+    return f"{position.name} (gives: {', '.join(r.name for r in giving)})" if giving else position.name
+
+
 class RequestForm(DatesMixin, forms.Form):
     """Step two: the fields of one kind of request (services.KIND_FIELDS), plus a note."""
 
@@ -158,7 +164,7 @@ class RequestForm(DatesMixin, forms.Form):
         self.kind_fields = services.KIND_FIELDS[kind]
         self.date_fields = tuple(f for f in self.kind_fields if FIELDS.get(f, ("", "text"))[1] == "date")
         self.choices = {
-            "position": [("", "Select a position")] + [(str(p.pk), p.name) for p in positions],
+            "position": [("", "Select a position")] + [(str(p.pk), _position_label(p)) for p in positions],
             "service_role": [("", "Select a role")] + [(r.code, r.name) for r in roles],
             "cause": CAUSES,
             "temporary": [("no", "No"), ("yes", "Yes")],

@@ -257,9 +257,10 @@ def _clean_service_role(service: Service | None, position: Position | None, code
         raise InvalidInput({"service_role": f"{service.name} offers the roles {', '.join(sorted(offered)) or '(none)'}; "
                                             f"choose one of them"})
     if position is not None and not position.service_roles.filter(service=service, code=code).exists():
-        raise InvalidInput({"service_role": f"position {position.name} does not carry {service.code}:{code}; access "
-                                            f"comes only through positions (rule SC8): choose a position that "
-                                            f"carries it"})
+        role = service.roles.get(code=code).name
+        raise InvalidInput({"service_role": f"the position {position.name} does not give the {role} role on "
+                                            f"{service.name}: choose a position that gives it, or ask your RA to set "
+                                            f"one up (access comes only through positions, rule SC8)"})
     return code
 
 

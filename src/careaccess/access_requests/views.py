@@ -19,6 +19,7 @@ import secrets
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,7 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from careaccess.core import permissions
 from careaccess.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from careaccess.directory.models import Organisation, Position, Service
+from careaccess.directory.models import Organisation, Position, Service, ServiceRole
 from careaccess.directory.rules import is_user_id
 from careaccess.web.auth import forbidden, shell, staff_required
 from careaccess.web.forms import error_list
@@ -171,6 +172,18 @@ def _person_asked_about(source) -> str | None:
     return uid if is_user_id(uid) else None
 
 
+def _positions_giving(organisation: Organisation, service: Service) -> tuple[list[Position], list[ServiceRole]]:
+    """SC8: the organisation's active positions that give a role on the service (each with `giving`,
+    the roles it gives there), and those roles."""
+    giving = Prefetch("service_roles", queryset=ServiceRole.objects.filter(service=service).order_by("name"),
+                      to_attr="giving")
+    positions = list(Position.objects.filter(organisation=organisation, status=Position.Status.ACTIVE,
+                                             service_roles__service=service)
+                     .distinct().order_by("name").prefetch_related(giving))
+    roles = {role.code: role for position in positions for role in position.giving}
+    return positions, sorted(roles.values(), key=lambda role: role.name)
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 @staff_required(capabilities=permissions.ACTIONS["request.raise"])
@@ -187,6 +200,9 @@ def raise_kind(request, kind: str):
         return redirect("requests:raise")
     positions = Position.objects.filter(organisation=organisation, status=Position.Status.ACTIVE).order_by("name")
     roles = service.roles.order_by("name") if service else []
+    by_role = "service_role" in services.KIND_FIELDS[kind] and service is not None
+    if by_role:  # SC8: only the positions that give a role on the service, and only the roles they give
+        positions, roles = _positions_giving(organisation, service)
     form = forms.RequestForm(request.POST if request.method == "POST" else None, kind=kind, positions=positions, roles=roles)
     about = _person_asked_about(source) if request.method == "GET" else None
     if about is not None and "person" in form.kind_fields:
@@ -211,6 +227,7 @@ def raise_kind(request, kind: str):
     return render(request, "requests/raise_form.jinja", {
         "form": form, "errors": error_list(form) if form.errors else [], "kind": kind,
         "kind_label": rules.KIND_LABELS[kind], "organisation": organisation, "service": service,
+        "no_position": by_role and not positions,
     }, status=status)
 
 

@@ -98,7 +98,7 @@ def test_raise_choose_a_kind_then_its_form(client, world):
     for name in ("title", "given_name", "family_name", "date_of_birth_day", "ni_number", "email", "phone",
                  "position", "service_role", "temporary", "ends_on_day", "professional_registration", "note"):
         assert f'name="{name}"' in form, name
-    assert f'<option value="{world.gp.clinician.pk}">Clinician</option>' in form
+    assert f'<option value="{world.gp.clinician.pk}">Clinician (gives: Care Professional)</option>' in form
     assert '<option value="care-professional">Care Professional</option>' in form
     assert 'name="csrfmiddlewaretoken"' in form
 
