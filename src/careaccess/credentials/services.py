@@ -22,6 +22,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import connection, transaction
+from django.utils.timezone import localtime
 
 from careaccess.core import clock, permissions
 from careaccess.core.audit import ledger
@@ -670,7 +671,7 @@ def request_unlock_code(serial: str) -> UnlockCode:
     if len(recent) >= policy.unlock_codes_per_day():
         again = recent[0] + dt.timedelta(days=1)
         raise Refused(f"{len(recent)} unlock codes were sent for card {card.serial} in the last 24 hours, the most "
-                      f"allowed; request a new code after {again:%d %B %H:%M} UTC, or unlock it in person with an "
+                      f"allowed; request a new code after {localtime(again):%d %B %H:%M %Z}, or unlock it in person with an "
                       f"RA agent, a sponsor or a pharmacist")
     UnlockCode.objects.filter(card=card, used_at__isnull=True).update(used_at=now)  # one live code at a time
     code = f"{secrets.randbelow(10 ** 8):08d}"
@@ -705,7 +706,7 @@ def _self_unlock(serial: str, code: str, new_pin: str):
     if unlock is None or unlock.used_at is not None:
         return card, CodeRefused("this code has been used or replaced; request a new code")
     if now >= unlock.expires_at:
-        return card, CodeRefused(f"this code expired at {unlock.expires_at:%H:%M} UTC; request a new code")
+        return card, CodeRefused(f"this code expired at {localtime(unlock.expires_at):%H:%M %Z}; request a new code")
     if unlock.attempts >= policy.unlock_code_max_attempts():
         return card, CodeRefused("too many wrong codes; request a new code")
     actor = permissions.actor_for_person(card.person)

@@ -268,7 +268,7 @@ def test_a_code_expires_after_15_minutes(client, registered, clock):
     clock.advance(dt.timedelta(minutes=15))
     size, pin_hash = ledger_size(), card.pin_hash
     response = unlock(client, code)
-    refused(response, "This code expired at 09:15 UTC; request a new code")
+    refused(response, "This code expired at 10:15 BST; request a new code")
     assert summary_links(response) == ["#code"]
     card.refresh_from_db()
     assert card.locked and card.pin_hash == pin_hash and ledger_size() == size
