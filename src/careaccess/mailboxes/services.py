@@ -262,6 +262,16 @@ def matching_care_home(cqc_number: str) -> Organisation | None:
         status=Organisation.Status.CLOSED).first()
 
 
+def cqc_mismatch(cqc_number: str) -> str:
+    """NM3, when the application's CQC number matches no care home in the directory: what the
+    administrator does about it (the applicant cannot see the directory)."""
+    return (f"CQC number {cqc_number} matches no care home in the directory, so the application cannot be approved "
+            f"(rule NM3). Check the number with the home and the CQC register. If the application's number is "
+            f"wrong, reject it saying so: the home can apply again with the right one. If the directory is missing "
+            f"the home or holds a wrong number for it, ask your RA manager to add or correct the care home "
+            f"(PATCH /api/v1/organisations/{{code}}), then assess the application again")
+
+
 @transaction.atomic
 def assess(actor: Actor, application, *, ig_toolkit_checked: bool, justification: str = "",
            justification_accepted: bool = False) -> Application:
@@ -271,8 +281,15 @@ def assess(actor: Actor, application, *, ig_toolkit_checked: bool, justification
     acting = permissions.authorise(actor, "mailbox.assess", app.sponsor)
     _open(app)
     justification = (justification or "").strip()
+    errors = {}
+    if not ig_toolkit_checked:
+        errors["ig_toolkit_checked"] = ("Confirm that you have checked the home's IG toolkit completion (rule NM3). "
+                                        "If the home has not completed it, reject the application and say so "
+                                        "(rule NM5)")
     if justification_accepted and not justification:
-        raise InvalidInput({"justification": "Record the business justification you accept (rule NM4)"})
+        errors["justification"] = "Record the business justification you accept (rule NM4)"
+    if errors:
+        raise InvalidInput(errors)
     before = {"cqc_home": app.cqc_home_id, "ig_toolkit_checked": app.ig_toolkit_checked,
               "justification_accepted": app.justification_accepted}
     home = matching_care_home(app.cqc_number)
@@ -410,8 +427,7 @@ def approve(actor: Actor, application, *, shared_display_name: str | None = None
     if app.assessed_at is None:
         raise InvalidInput({"__all__": "Assess the application first: check the CQC number and the IG toolkit"})
     if app.cqc_home is None:
-        raise InvalidInput({"cqc_number": f"CQC number {app.cqc_number} matches no care home known to the directory; "
-                                          f"it cannot be approved (rule NM3)"})
+        raise InvalidInput({"cqc_number": cqc_mismatch(app.cqc_number)})
     if not app.ig_toolkit_checked:
         raise InvalidInput({"ig_toolkit": "The IG toolkit completion has not been confirmed; it cannot be approved "
                                           "(rule NM3)"})

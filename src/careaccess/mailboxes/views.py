@@ -28,6 +28,17 @@ APPLICATION_FIELDS = ("sponsor", "applicant_name", "applicant_role", "applicant_
                       "shared_owner", "shared_owner_mobile", "group_name", "head_office", "head_office_aware",
                       "benefits")
 SESSION_RECEIVED = "careaccess.mailbox_application"
+FLASH = "careaccess.mailboxes.flash"
+
+
+def _done(action: str, app: Application) -> str:
+    """The success banner's words after a step on an application."""
+    app.refresh_from_db()
+    if action == "assess":
+        return f"Assessment recorded for {app.reference}. You can now approve or reject it."
+    if action == "approve":
+        return f"{app.reference} approved: {app.home_name}'s accounts were created and the applicant was emailed."
+    return f"{app.reference} rejected: the applicant was emailed the reasons."
 
 
 def _error_texts(errors: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -114,17 +125,19 @@ def application(request, reference):
         except CareAccessError as error:
             errors = _failure(error, "decision")
         else:
+            request.session[FLASH] = _done(action, app)
             return redirect("mailboxes:application", reference=app.reference)
         app = _application_or_404(request, reference)
     limits = policy.limits()
     asked = (len(app.individuals), 1 if app.shared_wanted else 0)
     return render(request, "mailboxes/application.jinja", {
         "app": app, "err": _error_texts(errors), "errors": error_summary(errors, anchors={"__all__": "decision"}), "post": request.POST,
-        "cqc_match": services.matching_care_home(app.cqc_number),
+        "cqc_match": services.matching_care_home(app.cqc_number), "cqc_mismatch": services.cqc_mismatch(app.cqc_number),
+        "flash": request.session.pop(FLASH, None) if request.method == "GET" else None,
         "needs_justification": rules.needs_justification(*asked, limits=limits),
         "suggested_name": rules.suggest_shared_display_name(app.shared_name or app.home_name),
         "mailboxes": Mailbox.objects.filter(application=app), "shared": SharedMailbox.objects.filter(application=app),
-    })
+    }, status=422 if errors else 200)
 
 
 @staff_required(capabilities=("local_administrator",))
@@ -146,7 +159,7 @@ def homes(request):
     sponsors = selectors.administered_sponsors(request.actor, "mailbox.manage")
     units = (OrganisationalUnit.objects.filter(organisation__in=sponsors, mailboxes__isnull=False)
              .select_related("organisation").distinct().order_by("name"))
-    return render(request, "mailboxes/homes.jinja", {"units": units})
+    return render(request, "mailboxes/homes.jinja", {"units": units, "waiting": selectors.queue(request.actor)[:50]})
 
 
 @signin_required

@@ -62,11 +62,16 @@ def test_journey_from_public_application_to_first_sign_in(live_server, page, tra
     page.click(f"a:has-text('{reference}')")
     page.wait_for_url(f"{base}/mailboxes/applications/{reference}")
     assert "matches" in page.locator("#cqc-check").inner_text()
+    page.click("button:has-text('Record the assessment')")  # nothing ticked: refused, saying what to confirm
+    assert page.title().startswith("Error: ")
+    assert "IG toolkit" in page.locator(".nhsuk-error-summary").inner_text()
     page.check("#ig_toolkit_checked")
     page.click("button:has-text('Record the assessment')")
     page.wait_for_selector("text=Assessed by")
+    assert "Assessment recorded" in page.locator(".nhsuk-notification-banner").inner_text()
     page.click("button:has-text('Approve and create the accounts')")
     page.wait_for_selector("#state:has-text('Approved')")
+    assert "approved" in page.locator(".nhsuk-notification-banner").inner_text()
     page.click("button:has-text('Sign out')")
     page.wait_for_url(f"{base}/sign-in")
 

@@ -170,3 +170,43 @@ def test_nm11_a_homes_own_user_reports_an_account_it_no_longer_needs(client, wor
     assert "There is a problem" in refused.content.decode() and "may only report" in refused.content.decode()
     done = client.post(f"/mailboxes/homes/{app.unit_id}", {"action": "report", "mailbox": jo.id, "reason": "left"})
     assert "Deletion request" in done.content.decode()
+
+
+def test_nm3_nm5_assessing_with_nothing_ticked_is_refused_and_each_step_says_it_was_done(client, world):
+    from careaccess.core.audit.models import Head
+
+    app = services.submit_application(application_data(), services.Report("r.pdf", PDF))
+    login(client, world.admin)
+    homes = client.get("/mailboxes/homes").content.decode()  # the waiting application is listed there
+    assert f'href="/mailboxes/applications/{app.reference}"' in homes
+
+    size = Head.objects.size()
+    refused = client.post(f"/mailboxes/applications/{app.reference}", {"action": "assess"})
+    assert refused.status_code == 422
+    html = refused.content.decode()
+    assert "There is a problem" in html and 'href="#ig_toolkit_checked"' in html and "rule NM3" in html
+    app.refresh_from_db()
+    assert app.assessed_at is None and Head.objects.size() == size
+
+    done = client.post(f"/mailboxes/applications/{app.reference}", {"action": "assess", "ig_toolkit_checked": "yes"})
+    assert done.status_code == 302
+    page = client.get(done.url).content.decode()
+    assert "nhsuk-notification-banner--success" in page and f"Assessment recorded for {app.reference}" in page
+    assert "Assessment recorded" not in client.get(done.url).content.decode()  # shown once
+    done = client.post(f"/mailboxes/applications/{app.reference}",
+                       {"action": "approve", "shared_display_name": "RoseLodge", "location": "Leeds"})
+    page = client.get(done.url).content.decode()
+    assert f"{app.reference} approved" in page and "nhsuk-notification-banner" in page
+    assert f'href="/mailboxes/applications/{app.reference}"' not in client.get("/mailboxes/homes").content.decode()
+
+
+def test_nm3_an_unmatched_cqc_number_tells_the_administrator_what_to_do(client, world):
+    app = services.submit_application(application_data(cqc_number="1-999999999"), services.Report("r.pdf", PDF))
+    login(client, world.admin)
+    page = client.get(f"/mailboxes/applications/{app.reference}").content.decode()
+    assert "matches no care home in the directory" in page and "ask your RA manager" in page
+    client.post(f"/mailboxes/applications/{app.reference}", {"action": "assess", "ig_toolkit_checked": "yes"})
+    refused = client.post(f"/mailboxes/applications/{app.reference}", {"action": "approve", "shared_display_name":
+                                                                       "RoseLodge", "location": "Leeds"})
+    assert refused.status_code == 422
+    assert 'href="#cqc_number"' in refused.content.decode() and "reject it saying so" in refused.content.decode()

@@ -22,7 +22,7 @@ REPORT = services.Report("ig report.pdf", PDF)
 def state():
     return (Application.objects.count(), Mailbox.objects.count(), SharedMailbox.objects.count(),
             Membership.objects.count(), OrganisationalUnit.objects.count(), Message.objects.count(),
-            Head.objects.get(id=1).size)
+            Head.objects.size())
 
 
 def submitted(world, **overrides) -> Application:
@@ -145,11 +145,25 @@ def test_nm3_cqc_number_must_match_a_known_care_home(world):
 
 def test_nm3_ig_toolkit_must_be_confirmed(world):
     app = submitted(world)
-    services.assess(world.admin, app, ig_toolkit_checked=False)
-    with pytest.raises(InvalidInput, match="IG toolkit"):
-        services.approve(world.admin, app)
+    before = state()
+    with pytest.raises(InvalidInput, match="IG toolkit") as refused:  # nothing ticked: not an assessment
+        services.assess(world.admin, app, ig_toolkit_checked=False)
+    assert list(refused.value.errors) == ["ig_toolkit_checked"] and "NM3" in refused.value.errors["ig_toolkit_checked"]
+    assert state() == before
     app.refresh_from_db()
-    assert app.cqc_home == world.home and app.ig_toolkit_checked is False
+    assert app.assessed_at is None and app.cqc_home is None
+    with pytest.raises(InvalidInput, match="Assess the application first"):
+        services.approve(world.admin, app)
+
+
+def test_nm3_an_unmatched_cqc_number_says_what_the_administrator_does(world):
+    app = submitted(world, cqc_number="1-999999999")
+    services.assess(world.admin, app, ig_toolkit_checked=True)
+    with pytest.raises(InvalidInput) as refused:
+        services.approve(world.admin, app)
+    message = refused.value.errors["cqc_number"]
+    assert "1-999999999" in message and "NM3" in message
+    assert "reject it" in message and "RA manager" in message and "assess the application again" in message
 
 
 def five(n=5):
