@@ -24,7 +24,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from careaccess.core import permissions
 from careaccess.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -117,7 +117,7 @@ def queues(request, name: str = "organisation"):
     return render(request, "requests/queues.jinja", {
         "name": name, "title": QUEUE_LABELS[name], "tabs": tabs, "rows": rows, "count": count, "page": page,
         "pages": pages, "state_labels": rules.STATE_LABELS, "kind_labels": rules.KIND_LABELS,
-        "colours": STATE_COLOURS,
+        "colours": STATE_COLOURS, "may_raise": permissions.can(actor, "request.raise"),
         "previous_url": f"?page={page - 1}" if page > 1 else None,
         "next_url": f"?page={page + 1}" if page < pages else None,
     })
@@ -332,13 +332,20 @@ def detail(request, reference: str):
     return _render_detail(request, req)
 
 
+def _to_request_page(request, reference: str):
+    """GET on an action's address (reopened after an error, bookmarked): the request's page instead."""
+    return redirect(reverse("requests:detail", args=[reference]), permanent=False)
+
+
 @never_cache
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_required
 def act(request, reference: str, action: str):
     """One transition, by the service function of its name, with the version the page showed."""
     if action not in forms.ACTION_FORMS:
         raise Http404("no such action")
+    if request.method == "GET":
+        return _to_request_page(request, reference)
     try:
         req = _get(request, reference)
     except Forbidden as exc:
@@ -375,9 +382,11 @@ def act(request, reference: str, action: str):
 
 
 @never_cache
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_required
 def record_evidence(request, reference: str):
+    if request.method == "GET":
+        return _to_request_page(request, reference)
     try:
         req = _get(request, reference)
     except Forbidden as exc:
@@ -453,9 +462,11 @@ def batch_upload(request):
 
 
 @never_cache
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_required(capabilities=permissions.ACTIONS["request.raise"])
 def batch_confirm(request):
+    if request.method == "GET":  # reopened after an error: start the upload again
+        return redirect("requests:batch-upload")
     pending = request.session.get(BATCH_SESSION, {})
     upload = pending.get(request.POST.get("token", ""))
     if upload is None:
@@ -521,12 +532,14 @@ def batch_detail(request, reference: str):
 
 
 @never_cache
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_required
 def batch_act(request, reference: str, action: str):
     """Move every open request of the batch by one action, all or none (services.transition_batch)."""
     if action not in forms.ACTION_FORMS or action == rules.Action.PROVIDE_INFORMATION:
         raise Http404("no such action")
+    if request.method == "GET":  # reopened after an error: the batch's page
+        return redirect(reverse("requests:batch", args=[reference]))
     try:
         batch = _batch_or_404(request, reference)
     except Forbidden as exc:

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from careaccess.core import clock, permissions
 from careaccess.core.errors import CareAccessError
@@ -119,9 +119,12 @@ def sign_in(request):
                   status=200)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @csrf_protect
 def sign_out(request):
+    """Signing out is a POST (the header's button); a GET (a typed or reopened address) goes home."""
+    if request.method == "GET":
+        return redirect("/")
     if auth.shell(request) is not None:
         services.sign_out(auth.actor_for_request(request))
     logout(request)

@@ -51,3 +51,31 @@ def test_a_refused_pair_is_explained_in_words(client, world):  # SC8
     assert ("The position Receptionist does not give the Care Professional role on Connecting Care: choose a position "
             "that gives it, or ask your RA to set one up (access comes only through positions, rule SC8)") in summary
     assert "connecting-care:care-professional" not in summary and ledger_size() == before
+
+
+def test_get_on_a_request_action_address_goes_to_the_request_page(client, world):
+    from careaccess.access_requests import services
+
+    from .test_pages import raise_new_user
+
+    req = raise_new_user(world, world.gp)
+    req = services.submit(world.gp.requester, req, version=req.version)
+    login(client, world.gp.validator)
+    for action in ("reject", "approve", "validate", "fulfil", "evidence"):
+        response = client.get(f"/requests/{req.reference}/{action}")
+        assert response.status_code == 302 and response.url == f"/requests/{req.reference}", action
+    assert client.get(f"/requests/{req.reference}/no-such-action").status_code == 404
+    before = ledger_size()
+    response = client.post(f"/requests/{req.reference}/reject", {"reject-version": str(req.version),
+                                                                  "reject-reason": ""})
+    assert "Say why the request is rejected" in summary_of(squash(response)) and ledger_size() == before
+    assert client.get(f"/requests/{req.reference}/reject").url == f"/requests/{req.reference}"
+
+
+def test_the_queue_page_links_raise_a_request_only_for_those_who_may_raise(client, world):
+    auditor = testing.staff(world.icb, "auditor", given_name="Aud", family_name="Itor")
+    login(client, auditor)
+    page = squash(client.get("/requests/"))
+    assert 'href="/requests/new"' not in page and client.get("/requests/new").status_code == 403
+    login(client, world.gp.requester)
+    assert 'href="/requests/new"' in squash(client.get("/requests/"))
