@@ -8,7 +8,7 @@ SYSTEM_FONTS_CSS := $(ASSETS)/nhsuk/nhsuk-frontend-system-fonts.min.css
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench install install-test assets migrate demo clean
+.PHONY: run test bench install install-test assets migrate demo pki clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +57,12 @@ migrate: install
 demo: migrate
 	$(BIN)/careaccess demo load
 
-run: demo
+# The certificate authority, made once (the CRL at /pki/crl.der and the card pages need it). Its keys
+# go under CAREACCESS_VAR (var/ by default, which git ignores): never into the repository.
+pki: migrate
+	$(BIN)/careaccess pki show >/dev/null 2>&1 || $(BIN)/careaccess pki init
+
+run: demo pki
 	$(BIN)/careaccess demo logins
 	$(BIN)/careaccess runserver $(HOST):$(PORT)
 

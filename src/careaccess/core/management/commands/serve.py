@@ -21,14 +21,22 @@ class Command(BaseCommand):
     help = "Serve careaccess with gunicorn (production). Use `careaccess runserver` while developing."
 
     def add_arguments(self, parser):
-        parser.add_argument("--bind", default=os.environ.get("CAREACCESS_BIND", "127.0.0.1:8000"))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("CAREACCESS_WORKERS", os.cpu_count() or 2)))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("CAREACCESS_THREADS", 4)))
+        parser.add_argument("--bind", default=os.environ.get("CAREACCESS_BIND", "127.0.0.1:8000"),
+                            help="the address to listen on, HOST:PORT or unix:PATH (CAREACCESS_BIND; "
+                                 "127.0.0.1:8000 by default)")
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("CAREACCESS_WORKERS", os.cpu_count() or 2)),
+                            help="worker processes (CAREACCESS_WORKERS; one a core by default)")
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("CAREACCESS_THREADS", 4)),
+                            help="threads per worker (CAREACCESS_THREADS; 4 by default, 1 for sync workers)")
         parser.add_argument("--access-log", default=os.environ.get("CAREACCESS_ACCESS_LOG", ""),
                             help="where to log each request ('-' for standard output); none by default")
+        parser.add_argument("--control-socket", default=os.environ.get("CAREACCESS_CONTROL_SOCKET", ""),
+                            help="gunicorn's control socket (CAREACCESS_CONTROL_SOCKET); by default gunicorn.ctl "
+                                 "under CAREACCESS_VAR, mode 0600, never gunicorn's own default in the home "
+                                 "directory that every deployment on the machine would share; 'none' turns it off")
 
-    def handle(self, *args, **options):
-        from gunicorn.app.wsgiapp import WSGIApplication
+    def gunicorn_argv(self, options) -> list[str]:
+        from django.conf import settings
 
         argv = [
             "gunicorn",
@@ -41,5 +49,13 @@ class Command(BaseCommand):
             argv += ["--worker-class", "careaccess.core.serve_worker.LingeringThreadWorker"]
         if options["access_log"]:
             argv += ["--access-logfile", options["access_log"]]
-        sys.argv = argv
+        control = options.get("control_socket") or str(settings.VAR_DIR / "gunicorn.ctl")
+        argv += ["--no-control-socket"] if control == "none" else ["--control-socket", control,
+                                                                    "--control-socket-mode", "384"]
+        return argv
+
+    def handle(self, *args, **options):
+        from gunicorn.app.wsgiapp import WSGIApplication
+
+        sys.argv = self.gunicorn_argv(options)
         WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
