@@ -209,6 +209,20 @@ FAMILY_NAMES = [
     "Edwards", "Price", "Griffiths", "Harris", "Martin", "Cooper", "King", "Baker", "Turner", "Hill", "Moore",
     "Ward", "Chapman", "Webb", "Howes", "Wong", "Chen", "Li", "Nguyen", "Costa", "Silva", "Fernandes",
 ]
+# Titles that fit the given name ("Miss Thomas Mensah" did not); the draw is kept, so the rest of the
+# plan (NI numbers, emails) is the same as before. Names used by anyone get a neutral title.
+FEMININE_NAMES = frozenset(GIVEN_NAMES[:GIVEN_NAMES.index("Oliver")]) | {"Selma"}
+MASCULINE_NAMES = frozenset(GIVEN_NAMES[GIVEN_NAMES.index("Oliver"):]) - {"Wei", "Janis", "Selma"}
+
+
+def _title_for(given: str, drawn: str) -> str:
+    if given in FEMININE_NAMES:
+        return "Ms" if drawn == "Mr" else drawn
+    if given in MASCULINE_NAMES:
+        return "Mr" if drawn in ("Mrs", "Ms", "Miss") else drawn
+    return "Mx" if drawn in ("Mr", "Mrs", "Ms", "Miss") else drawn
+
+
 _NI_FIRST = "ABCEGHJKLMNOPRSTWXYZ"
 _NI_SECOND = "ABCEGHJKLMNPRSTWXYZ"
 
@@ -401,7 +415,7 @@ def build_plan(seed: int = SEED) -> Plan:
 
     def new_person(org: OrgPlan, clinician: bool, student: bool = False) -> PersonPlan:
         given, family = rng.choice(GIVEN_NAMES), rng.choice(FAMILY_NAMES)
-        title = "Dr" if clinician else rng.choice(["Mr", "Mrs", "Ms", "Miss", "Mx", ""])
+        title = "Dr" if clinician else _title_for(given, rng.choice(["Mr", "Mrs", "Ms", "Miss", "Mx", ""]))
         born = dt.date(rng.randint(1999, 2004) if student else rng.randint(1958, 1999), rng.randint(1, 12), rng.randint(1, 28))
         local = f"{_slug(given)}.{_slug(family)}"
         emails[(local, org.domain)] += 1
