@@ -66,3 +66,17 @@ class DemoHomePages(TestCase):
                         seen += 1
                 self.client.post("/sign-out")
         assert seen > 20
+
+    def test_demo_logins_says_the_plain_user_has_no_staff_position_as_the_header_does(self):
+        import io
+
+        from django.core.management import call_command
+
+        out = io.StringIO()
+        call_command("demo", "logins", stdout=out)
+        user = next(row for row in demo.logins() if row.actor == "user")
+        line = next(line for line in out.getvalue().splitlines() if user.person.uid in line)
+        assert "none: not staff" in line
+        staff = next(row for row in demo.logins() if row.actor == "sponsor")
+        assert "none" not in next(line for line in out.getvalue().splitlines() if staff.person.uid in line)
+        assert "No staff position" in self.sign_in(user)

@@ -40,5 +40,15 @@ class Command(BaseCommand):
             table.add_column(column, no_wrap=column != "acting position")
         for row in rows:
             table.add_row(row.actor.replace("_", " "), f"{row.person.given_name} {row.person.family_name}",
-                          row.person.uid, row.password, row.position)
+                          row.person.uid, row.password, acting_label(row))
         console.print(table)
+
+
+def acting_label(row) -> str:
+    """The position the login acts in, as the page header says it: a position carrying no staff
+    capability (the plain user's) is not one to act in, so the header reads "No staff position"."""
+    from careaccess.core import permissions
+
+    if not permissions.grants(row.person.id):
+        return f"none: not staff (holds {row.position})" if row.position else "none: not staff"
+    return row.position
