@@ -70,7 +70,7 @@ def _join_date(form: forms.Form, name: str, label: str) -> str | None:
         return None
 
 
-def _label(name: str) -> str:
+def field_label(name: str) -> str:
     return FIELDS[name][0].replace(" (optional)", "") if name in FIELDS else name.replace("_", " ").capitalize()
 
 
@@ -87,7 +87,7 @@ class DatesMixin:
 
     def _clean_dates(self, data):
         for name in self.date_fields:
-            data[name] = _join_date(self, name, self.date_labels.get(name) or _label(name))
+            data[name] = _join_date(self, name, self.date_labels.get(name) or field_label(name))
         return data
 
     def date_items(self, name: str) -> list[dict]:
@@ -174,7 +174,7 @@ class RequestForm(DatesMixin, forms.Form):
             if widget == "date":
                 continue
             self.fields[name] = forms.CharField(required=False, max_length=2000 if widget == "textarea" else 200,
-                                                error_messages={"max_length": f"{_label(name)} is too long"})
+                                                error_messages={"max_length": f"{field_label(name)} is too long"})
         self._add_date_fields()
         if kind == rules.Kind.SECONDARY_PURPOSE:
             self.fields["purpose"] = forms.CharField(required=False, max_length=100)

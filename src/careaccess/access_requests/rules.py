@@ -54,9 +54,13 @@ def title_category(kind: str) -> str:
     return "change"
 
 
-def title(service_name: str, kind: str, full_name: str) -> str:
-    """Rule CC5: `Connecting Care (starter|change|leaver) <full name>`, for the request's service."""
-    return f"{service_name} {title_category(kind)} {' '.join(full_name.split())}"
+def title(service_name: str | None, kind: str, full_name: str) -> str:
+    """Rule CC5: `Connecting Care (starter|change|leaver) <full name>`, for the request's service; a
+    request about no service account says its kind: `Change of name: <full name>`."""
+    name = " ".join(full_name.split())
+    if not service_name:
+        return f"{KIND_LABELS[kind]}: {name}"
+    return f"{service_name} {title_category(kind)} {name}"
 
 
 # --- the state machine ---

@@ -581,7 +581,7 @@ def raise_request(actor: Actor, *, kind: str, organisation: Organisation, servic
     special = (special_circumstances or "").strip()
     now = clock.now()
     raiser = Person.objects.filter(pk=acting.person_id).first() if acting.person_id else None
-    service_name = service.name if service else "careaccess"
+    service_name = service.name if service else None
     req = AccessRequest(
         reference=_unique_reference(), kind=kind, state=State.DRAFT,
         title=rules.title(service_name, kind, cleaned.full_name),

@@ -15,6 +15,7 @@ summary (InvalidInput, Conflict) or the 403 page (Forbidden).
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from urllib.parse import urlencode
 
@@ -32,6 +33,7 @@ from careaccess.directory.models import Organisation, Position, Service, Service
 from careaccess.directory.rules import is_user_id
 from careaccess.web.auth import forbidden, shell, staff_required
 from careaccess.web.forms import error_list
+from careaccess.web.jinja import long_date
 from careaccess.web.paging import page_number
 
 from careaccess.core.audit import search
@@ -272,23 +274,38 @@ HISTORY_WORDS = {
 }
 
 
+def _shown(value) -> str:
+    """A detail as a reader expects it: a date as "14 July 1990", yes or no, the rest as typed."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return long_date(dt.date.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)
+
+
+def _full_name(names: dict) -> str:
+    return " ".join(str(names.get(k) or "").strip() for k in ("title", "given_name", "family_name")).strip()
+
+
 def _details_rows(req: AccessRequest) -> list[tuple[str, str]]:
+    roles = dict(req.service.roles.values_list("code", "name")) if req.service_id else {}
     rows = []
     for name, value in req.details.items():
         if value in (None, "", {}, []) or name == "position":
             continue
-        if name == "changes" or name in ("new", "old"):
-            value = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in value.items())
-        elif isinstance(value, bool):
-            value = "Yes" if value else "No"
-        label = forms.FIELDS.get(name, (name.replace("_", " ").capitalize(),))[0].replace(" (optional)", "")
-        if name == "position_name":
-            label = "Position"
-        elif name == "new":
-            label = "New name"
-        elif name == "old":
-            label = "Name now"
-        rows.append((label, str(value)))
+        if name in ("new", "old"):
+            value = _full_name(value)
+        elif name == "changes":
+            value = "; ".join(f"{forms.field_label(k)}: {_shown(v)}" for k, v in value.items())
+        elif name == "service_role":
+            value = roles.get(value, value)
+        else:
+            value = _shown(value)
+        label = {"position_name": "Position", "new": "New name", "old": "Name now"}.get(name) or forms.field_label(name)
+        rows.append((label, value))
     return rows
 
 
@@ -301,6 +318,7 @@ def _render_detail(request, req: AccessRequest, *, errors=(), bound: dict | None
     return render(request, "requests/detail.jinja", {
         "req": req, "errors": list(errors), "state_label": rules.STATE_LABELS[req.state],
         "state_colour": STATE_COLOURS[req.state], "kind_label": rules.KIND_LABELS[req.kind],
+        "approval_dates": {k: _shown(req.approval.get(k) or "") for k in ("ig_training_on", "ends_on")},
         "details": _details_rows(req), "history": _history(actor, req), "actions": _action_forms(req, actions, bound),
         "waiting": "" if takes_next_step else next_step.waiting_for(req),
         "fulfil_blocked": _sentence(next_step.fulfil_blocked(actor, req)),

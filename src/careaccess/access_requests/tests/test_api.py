@@ -151,7 +151,7 @@ def test_evidence_for_a_change_of_name(world, clients):
                                                                "details": "passport and deed poll seen"}), 201)
     assert ok(clients["requester"].get(f"/requests/{ref}/evidence"))[0]["kind"] == "face_to_face"
     body = ok(clients["fulfiller"].post(f"/requests/{ref}/fulfil", {"version": body["version"]}))
-    assert body["state"] == "fulfilled" and body["title"] == "careaccess change Eve New"  # no service named
+    assert body["state"] == "fulfilled" and body["title"] == "Change of name: Eve New"  # no service: its kind
 
 
 def test_batches(world, clients):

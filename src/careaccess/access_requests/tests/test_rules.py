@@ -64,6 +64,8 @@ def test_reasons_are_required_for_rejections():
 def test_titles(kind, word):
     # rule CC5
     assert rules.title("Connecting Care", kind, "Jane  Smith") == f"Connecting Care {word} Jane Smith"
+    # about no service account: the kind in words, never a placeholder service name
+    assert rules.title(None, kind, "Jane  Smith") == f"{rules.KIND_LABELS[kind]}: Jane Smith"
 
 
 def test_routes_and_who_validates():
