@@ -55,13 +55,27 @@ def update_own_contact_details(actor: Actor, **data) -> Person:
     return person
 
 
+def _new_password_errors(person: Person, new_password: str, confirm: str) -> dict[str, str]:
+    """Every problem with the new password at once (empty, too weak, not typed the same twice)."""
+    errors = {}
+    if not new_password:
+        errors["new_password"] = "Enter a new password."
+    else:
+        try:
+            validate_password(new_password, user=person.user)
+        except ValidationError as error:
+            errors["new_password"] = " ".join(error.messages)
+    if not confirm:
+        errors["confirm_password"] = "Type the new password again."
+    elif new_password != confirm:
+        errors["confirm_password"] = "The passwords do not match. Type the same new password twice."
+    return errors
+
+
 def _check_new_password(person: Person, new_password: str, confirm: str) -> None:
-    if new_password != confirm:
-        raise InvalidInput({"confirm_password": "The passwords do not match. Type the same new password twice."})
-    try:
-        validate_password(new_password, user=person.user)
-    except ValidationError as error:
-        raise InvalidInput({"new_password": " ".join(error.messages)}) from None
+    errors = _new_password_errors(person, new_password, confirm)
+    if errors:
+        raise InvalidInput(errors)
 
 
 def change_password(actor: Actor, *, current_password: str, new_password: str, confirm: str) -> None:
@@ -70,9 +84,14 @@ def change_password(actor: Actor, *, current_password: str, new_password: str, c
         person = _own_person(actor)
         if person.user is None:
             raise Forbidden("You do not have a password sign-in.")
-        if not person.user.check_password(current_password):
-            raise InvalidInput({"current_password": "Your current password is not right."})
-        _check_new_password(person, new_password, confirm)
+        errors = {}
+        if not current_password:
+            errors["current_password"] = "Enter your current password."
+        elif not person.user.check_password(current_password):
+            errors["current_password"] = "Your current password is not right."
+        errors.update(_new_password_errors(person, new_password, confirm))
+        if errors:
+            raise InvalidInput(errors)
         person.user.set_password(new_password)
         person.user.save(update_fields=["password"])
         ledger.record("person.password_changed", actor=actor, target_type="person", target_id=person.uid,
