@@ -36,6 +36,17 @@ READERS = ("auditor", "ra_manager")
 DATE_PARTS = ("day", "month", "year")
 
 
+PART_HINTS = {"day": "the day as a number from 1 to 31, like 15", "month": "the month as a number from 1 to 12, like 6",
+              "year": "the year as 4 digits, like 2026"}
+
+
+def _plausible(part: str, value: str) -> bool:
+    """Could this be that part of some date (the day 1-31, the month 1-12, a 4-digit year)?"""
+    if not value.isdigit():
+        return False
+    return len(value) == 4 if part == "year" else 1 <= int(value) <= (31 if part == "day" else 12)
+
+
 class SearchForm(forms.Form):
     """The search form: a GET form, so a search is a link that can be bookmarked or shared."""
 
@@ -79,6 +90,13 @@ class SearchForm(forms.Form):
         parts = {part: (self.cleaned_data.get(f"{prefix}_{part}") or "").strip() for part in DATE_PARTS}
         given = [part for part in DATE_PARTS if parts[part]]
         if not given:
+            return None
+        # A part typed wrong is named before any part left out (?from_day=abc: the day is wrong).
+        wrong = [part for part in given if not _plausible(part, parts[part])]
+        if wrong:
+            self.wrong_parts[prefix] = tuple(wrong)
+            self.add_error(f"{prefix}_{wrong[0]}", f"{label} must be a real date: enter "
+                                                   f"{' and '.join(PART_HINTS[part] for part in wrong)}")
             return None
         missing = [part for part in DATE_PARTS if not parts[part]]
         if missing:
