@@ -188,9 +188,14 @@ class RequestForm(DatesMixin, forms.Form):
         return self._clean_dates(super().clean())
 
     def details(self) -> dict[str, str]:
-        """What the service is given: the kind's fields that were filled in."""
+        """What the service is given: the kind's fields that were filled in (and, on a form with errors,
+        read without one)."""
         data = self.cleaned_data
         return {name: data[name] for name in self.kind_fields if data.get(name) not in (None, "")}
+
+    def has_problem(self, name: str) -> bool:
+        """Is an error already shown for the field (for a date: on any of its three boxes)?"""
+        return any(self.errors.get(n) for n in (name, *date_part_names(name)))
 
     def layout(self) -> list[dict]:
         """One entry per input, in the kind's order, for the template."""

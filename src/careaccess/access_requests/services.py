@@ -124,16 +124,18 @@ def set_service_policy(actor: Actor, service: Service, *, raise_capabilities: li
 
 def _person_by_uid(value, field: str = "person") -> Person:
     uid = str(value or "").strip()
+    if not uid:
+        raise InvalidInput({field: "enter the person's 12-digit user ID"})
     person = Person.objects.filter(uid=uid).first() if directory_rules.is_user_id(uid) else None
     if person is None:
-        raise InvalidInput({field: f"no person has the user id {value!s}; give their 12-digit user id"})
+        raise InvalidInput({field: f"no person has the user ID {uid}; enter their 12-digit user ID"})
     return person
 
 
 def _position_at(organisation: Organisation, value, field: str = "position") -> Position:
     text = str(value or "").strip()
     if not text:
-        raise InvalidInput({field: "choose the position (its id or its name at the organisation)"})
+        raise InvalidInput({field: f"select the position the person will have at {organisation.name}"})
     positions = Position.objects.filter(organisation=organisation)
     position = positions.filter(pk=int(text)).first() if text.isdigit() else positions.filter(name=text).first()
     if position is None:
@@ -156,8 +158,20 @@ def _check_email(email: str, *, field: str = "email", exclude_person: Person | N
     if exclude_person is not None:
         others = others.exclude(pk=exclude_person.pk)
     if others.exists():
-        raise InvalidInput({field: f"{email} is already the address of someone else; each person needs their own "
+        raise InvalidInput({field: f"the address {email} is already someone else's; each person needs their own "
                                    f"address, used by them alone"})
+
+
+def _names_missing(names: dict) -> dict[str, str]:
+    """A missing given or family name, each said by name (the directory's own word is "enter a value")."""
+    words = {"given_name": "enter the person's given name (first name)",
+             "family_name": "enter the person's family name (surname)"}
+    return {k: fix for k, fix in words.items() if k in names and not str(names.get(k) or "").strip()}
+
+
+def _in_words(days: int) -> str:
+    """365 days: "year"; other limits as days."""
+    return "year" if days in (365, 366) else f"{days} days"
 
 
 def _date_or_none(value, field: str):
@@ -252,10 +266,12 @@ def _clean_service_role(service: Service | None, position: Position | None, code
     if service is None:
         raise InvalidInput({"service_role": "choose the service first"})
     code = str(code or "").strip()
-    offered = {r.code for r in service.roles.all()}
+    offered = dict(service.roles.order_by("name").values_list("code", "name"))
+    if not code:
+        raise InvalidInput({"service_role": f"select the role on {service.name} the person needs"})
     if code not in offered:
-        raise InvalidInput({"service_role": f"{service.name} offers the roles {', '.join(sorted(offered)) or '(none)'}; "
-                                            f"choose one of them"})
+        names = ", ".join(f"{name} ({role})" for role, name in offered.items()) or "(none)"
+        raise InvalidInput({"service_role": f"{service.name} offers the roles {names}; choose one of them"})
     if position is not None and not position.service_roles.filter(service=service, code=code).exists():
         role = service.roles.get(code=code).name
         raise InvalidInput({"service_role": f"the position {position.name} does not give the {role} role on "
@@ -273,7 +289,8 @@ def _clean_new_user(organisation, service, data) -> Cleaned:
     except InvalidInput as exc:
         errors.update(exc.errors)
         person = {}
-    for required, fix in (("date_of_birth", "enter the date of birth as YYYY-MM-DD"),
+    errors.update(_names_missing(person_fields))
+    for required, fix in (("date_of_birth", "enter the person's date of birth"),
                           ("ni_number", "enter the National Insurance number"),
                           ("email", "enter the email address of the person, used by them alone"),
                           ("phone", "enter a contact telephone number")):
@@ -439,6 +456,7 @@ def _clean_change_of_name(organisation, service, data) -> Cleaned:
     except InvalidInput as exc:
         errors.update(exc.errors)
         names = {}
+    errors.update(_names_missing({k: data.get(k) for k in ("given_name", "family_name")}))
     if errors:
         raise InvalidInput(errors)
     person = values["person"]
@@ -742,7 +760,8 @@ class Confirmations:
     def check(self, req: AccessRequest) -> dict[str, Any]:
         errors = {}
         if not self.least_role:
-            errors["least_role"] = "confirm the role asked for is the least that lets them do their job (CC9, PP1)"
+            errors["least_role"] = ("confirm the role asked for is the smallest one that lets them do their job "
+                                    "(rules CC9, PP1)")
         if not self.told_not_to_view_own_records:
             errors["told_not_to_view_own_records"] = ("confirm the user was told not to look at their own, colleagues' "
                                                       "or family's records (CC9)")
@@ -750,12 +769,13 @@ class Confirmations:
         if isinstance(ig, str):
             ig = _date_or_none(ig, "ig_training_on")
         if ig is None:
-            errors["ig_training_on"] = "give the date the user completed information-governance training (CC9)"
+            errors["ig_training_on"] = "give the date the user completed information governance (IG) training (rule CC9)"
         elif ig > clock.today():
             errors["ig_training_on"] = "the IG training date is in the future"
         elif (clock.today() - ig).days > ig_training_valid_days():
-            errors["ig_training_on"] = (f"IG training on {ig.isoformat()} is more than {ig_training_valid_days()} days "
-                                        f"old; the user must complete it again first (CC9)")
+            errors["ig_training_on"] = (f"the user's IG training, completed on {ig.day} {ig:%B %Y}, is out of date: it "
+                                        f"must have been completed in the last {_in_words(ig_training_valid_days())}. "
+                                        f"Ask them to complete it again, then approve (rule CC9)")
         ends_on = self.ends_on
         if isinstance(ends_on, str):
             ends_on = _date_or_none(ends_on, "ends_on")

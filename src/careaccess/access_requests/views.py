@@ -174,6 +174,15 @@ def _person_asked_about(source) -> str | None:
     return uid if is_user_id(uid) else None
 
 
+def _add_other_problems(form, kind: str, organisation: Organisation, service: Service | None) -> None:
+    """Every problem at once: when the form itself found some (a date that is not a real date), the
+    service's checks of the rest are shown beside them, not in a later round. Nothing is written."""
+    try:
+        services.clean_request(kind, organisation, service, form.details())
+    except InvalidInput as exc:
+        forms.add_service_errors(form, {k: v for k, v in exc.errors.items() if not form.has_problem(k)})
+
+
 def _positions_giving(organisation: Organisation, service: Service) -> tuple[list[Position], list[ServiceRole]]:
     """SC8: the organisation's active positions that give a role on the service (each with `giving`,
     the roles it gives there), and those roles."""
@@ -210,7 +219,9 @@ def raise_kind(request, kind: str):
     if about is not None and "person" in form.kind_fields:
         form.initial["person"] = about
     status = 200
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not form.is_valid():
+        _add_other_problems(form, kind, organisation, service)
+    elif request.method == "POST":
         data = form.cleaned_data
         try:
             req = services.raise_request(

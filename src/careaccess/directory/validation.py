@@ -65,8 +65,8 @@ def generic_email_problem(email: str) -> str | None:
     local = (email or "").split("@", 1)[0].lower()
     bare = re.sub(r"[\d._+-]+$", "", local)
     if local in GENERIC_LOCAL_PARTS or bare in GENERIC_LOCAL_PARTS:
-        return (f"{email} looks like a generic or shared address; give the email address of the named "
-                f"person, used by them alone")
+        return (f"the address {email} looks like a generic or shared address; give the email address of the "
+                f"named person, used by them alone")
     return None
 
 

@@ -27,7 +27,7 @@ def test_approval_needs_every_confirmation(world):
     assert set(refused.value.errors) == {"least_role", "told_not_to_view_own_records", "ig_training_on"}
     stale = services.Confirmations(least_role=True, told_not_to_view_own_records=True,
                                    ig_training_on=dt.date(2025, 1, 1))
-    with pytest.raises(InvalidInput, match="more than 365 days old"):
+    with pytest.raises(InvalidInput, match="is out of date: it must have been completed in the last year"):
         services.approve(site.approver, req, confirmations=stale)
     assert ledger_size() == size
     req = services.approve(site.approver, req, confirmations=CONFIRMED)

@@ -267,7 +267,7 @@ def test_the_request_page_walks_a_request_through(client, world):
     summary = summary_of(page)
     assert 'href="#approve-least_role"' in summary
     assert 'href="#approve-told_not_to_view_own_records"' in summary
-    assert "Give the date the user completed information-governance training" in summary
+    assert "Give the date the user completed information governance (IG) training" in summary
     assert 'href="#approve-ig_training_on_day"' in summary
     req.refresh_from_db()
     assert req.state == "validated"

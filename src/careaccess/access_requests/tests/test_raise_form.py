@@ -5,6 +5,7 @@ does, the page says so and what to do; a refused pair is explained in the sponso
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 
@@ -79,3 +80,58 @@ def test_the_queue_page_links_raise_a_request_only_for_those_who_may_raise(clien
     assert 'href="/requests/new"' not in page and client.get("/requests/new").status_code == 403
     login(client, world.gp.requester)
     assert 'href="/requests/new"' in squash(client.get("/requests/"))
+
+
+def test_an_empty_new_user_form_names_each_field_and_its_fix(client, world):  # SC4
+    login(client, world.gp.requester)
+    data = {k: "" for k in new_user_form(world, world.gp)}
+    data.update({"organisation": "B86001", "service": "connecting-care", "temporary": "no"})
+    before = ledger_size()
+    summary = unescape(summary_of(squash(client.post("/requests/new/new_user", data))))
+    for message in ("Enter the person's given name (first name)", "Enter the person's family name (surname)",
+                    "Enter the person's date of birth", "Enter the National Insurance number",
+                    "Select the position the person will have at Organisation B86001",
+                    "Select the role on Connecting Care the person needs"):
+        assert message in summary, message
+    for raw in ("Enter a value", "YYYY-MM-DD", "its id or its name"):
+        assert raw not in summary, raw
+    assert ledger_size() == before
+
+
+def test_every_problem_is_reported_at_once_not_in_rounds(client, world):  # SC4, PP2
+    login(client, world.gp.requester)
+    before = ledger_size()
+    summary = unescape(summary_of(squash(client.post("/requests/new/new_user", new_user_form(
+        world, world.gp, date_of_birth_day="31", date_of_birth_month="2", ni_number="nonsense",
+        email="Info@riversidepharmacy.example", phone="")))))
+    assert "Date of birth must be a real date" in summary
+    assert "National Insurance" in summary and "Enter a contact telephone number" in summary
+    assert "The address info@riversidepharmacy.example looks like a generic or shared address" in summary  # PP2
+    assert ledger_size() == before
+
+
+def test_a_change_of_name_without_a_person_asks_for_the_user_id(client, world):
+    login(client, world.gp.requester)
+    summary = unescape(summary_of(squash(client.post("/requests/new/change_of_name", {
+        "organisation": "B86001", "person": "", "given_name": "", "family_name": "Wright-Patel"}))))
+    assert "Enter the person's 12-digit user ID" in summary and "None" not in summary
+    assert "Enter the person's given name (first name)" in summary
+
+
+def test_approval_problems_are_in_a_sponsors_words(world, clock):  # CC9, PP1
+    import datetime as dt
+
+    from careaccess.access_requests import services
+    from careaccess.core.errors import InvalidInput
+
+    from .conftest import walk
+    from .test_separation import new_user
+
+    req = walk(world, world.gp, new_user(world, world.gp), until="validated")
+    with pytest.raises(InvalidInput) as caught:
+        services.approve(world.gp.approver, req, version=req.version, confirmations=services.Confirmations(
+            least_role=False, told_not_to_view_own_records=True, ig_training_on=dt.date(2020, 3, 1)))
+    errors = caught.value.errors
+    assert errors["least_role"].endswith("(rules CC9, PP1)") and "smallest one" in errors["least_role"]
+    assert errors["ig_training_on"].startswith("the user's IG training, completed on 1 March 2020, is out of date")
+    assert "in the last year" in errors["ig_training_on"] and "2020-03-01" not in errors["ig_training_on"]
