@@ -78,7 +78,7 @@ def authorize(request):
         grant = server.get_consent_grant(request, end_user=person)
     except OAuth2Error as error:
         # A bad client or redirect URI is never redirected to: Authlib answers here (400).
-        return server.handle_error_response(request, error)
+        return _authorize_error(request, error, server.handle_error_response(request, error))
     client = grant.client
     sign_in = claims.sign_in_of(request.session, request.user.last_login)
     service = client.service
@@ -117,6 +117,23 @@ def authorize(request):
         "client": client, "descriptions": descriptions, "roles": roles if needs_role else [],
         "role_error": error, "action": request.get_full_path(),
     }, status=400 if error else 200)
+
+
+def _authorize_error(request, error: OAuth2Error, response):
+    """An error Authlib does not redirect to the relying service: a browser (asking for HTML) gets
+    an NHS.UK page with the same status and OAuth 2 error code; anything else Authlib's JSON."""
+    if response.status_code in (301, 302, 303) or "text/html" not in request.headers.get("Accept", ""):
+        return response
+    words = PLAIN_ERRORS.get(error.error, "")
+    return render(request, "oidc/error.jinja", {"error": error.error, "description": error.description or words},
+                  status=response.status_code)
+
+
+PLAIN_ERRORS = {  # what a person is told when Authlib gives no description
+    "unsupported_response_type": "the link does not say what the service wants back (response_type)",
+    "invalid_client": "careaccess does not know the service that sent you (client_id)",
+    "invalid_request": "the link is missing something the service should have sent",
+}
 
 
 @csrf_exempt
