@@ -151,3 +151,98 @@ def test_raise_validate_approve_fulfil_a_new_user_then_read_the_two_emails(live_
     assert password not in username_body
     assert "grace.hopper" not in password_body
     assert all(password not in m.get_content() for m in messages if m is not password_mail)
+
+
+def test_without_javascript_a_new_back_office_member_is_trained_then_fulfils(live_server, new_page, world):
+    """The demo's journey with JavaScript off: raised and validated, approved, then an untrained back
+    office member is told why they cannot fulfil (PP5), an RA manager records their training from
+    their person page, and they fulfil it. The sponsor sees who each step waits for."""
+    from careaccess.directory import testing
+
+    base = live_server.url
+    page = new_page(java_script_enabled=False)
+    newcomer = testing.staff(world.icb, "local_administrator", "ra_agent", given_name="Nia", family_name="Newcomer")
+    manager = testing.staff(world.icb, "ra_manager", given_name="Rae", family_name="Manager")
+    requester, validator, approver, new_person, ra_manager = (with_password(a) for a in (
+        world.gp.requester, world.gp.validator, world.gp.approver, newcomer, manager))
+    failed = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 500 else None)
+
+    def sign_in(who: Person):
+        page.goto(f"{base}/sign-in")
+        page.fill("#username", who.uid)
+        page.fill("#password", PASSWORD)
+        page.click("button:has-text('Sign in')")
+        page.wait_for_url(f"{base}/")
+
+    def sign_out():
+        page.click("button.nhsuk-header__account-button:has-text('Sign out')")
+        page.wait_for_url(f"{base}/sign-in")
+
+    sign_in(requester)
+    page.goto(f"{base}/requests/new/new_user?organisation=B86001&service={world.service.code}")
+    assert page.locator("#position option").all_inner_texts() == [
+        "Select a position", "Clinician (gives: Care Professional)", "Receptionist (gives: Administrator)"]  # SC8
+    page.fill("#given_name", "Ada")
+    page.fill("#family_name", "Lovelace")
+    page.fill("#date_of_birth_day", "10")
+    page.fill("#date_of_birth_month", "12")
+    page.fill("#date_of_birth_year", "1985")
+    page.fill("#ni_number", "JC654321A")
+    page.fill("#email", "ada.lovelace@example.nhs.uk")
+    page.fill("#phone", "0113 496 0456")
+    page.select_option("#position", str(world.gp.clinician.pk))
+    page.select_option("#service_role", "care-professional")
+    page.click("button:has-text('Submit request')")
+    page.wait_for_url(re.compile(r".*/requests/REQ-[A-Z0-9]{8}$"))
+    reference = page.url.rsplit("/", 1)[1]
+    assert "Waiting for a sponsor or an authoriser at" in page.locator("#waiting").inner_text()
+    assert "10 December 1985" in page.locator("#details").inner_text()
+    sign_out()
+
+    sign_in(validator)
+    page.goto(f"{base}/requests/{reference}")
+    page.click("#do-validate")
+    page.wait_for_url(f"{base}/requests/{reference}")
+    sign_out()
+
+    sign_in(approver)
+    page.goto(f"{base}/requests/{reference}")
+    page.check("#approve-least_role")
+    page.check("#approve-told_not_to_view_own_records")
+    page.fill("#approve-ig_training_on_day", "1")
+    page.fill("#approve-ig_training_on_month", "3")
+    page.fill("#approve-ig_training_on_year", "2026")
+    page.click("#do-approve")
+    page.wait_for_url(f"{base}/requests/{reference}")
+    assert page.locator("#state").inner_text().strip() == "Approved (with the back office)"
+    page.goto(f"{base}/requests/{reference}/approve")  # a reopened action address: the request's page
+    assert page.url == f"{base}/requests/{reference}"
+    sign_out()
+
+    sign_in(new_person)  # not trained yet (PP5): no Fulfil button, and why
+    page.goto(f"{base}/requests/{reference}")
+    assert page.locator("#do-fulfil").count() == 0
+    assert "no current training to action Connecting Care requests" in page.locator("#fulfil-blocked").inner_text()
+    sign_out()
+
+    sign_in(ra_manager)  # records it from the person page
+    page.goto(f"{base}/people/{new_person.uid}")
+    page.click("a:has-text('Record training to action requests')")
+    page.wait_for_url(f"{base}/requests/training/{new_person.uid}")
+    page.select_option("#service", world.service.code)
+    page.fill("#completed_on_day", "2")
+    page.fill("#completed_on_month", "1")
+    page.fill("#completed_on_year", "2026")
+    page.click("button:has-text('Record training')")
+    page.wait_for_url(f"{base}/requests/training/{new_person.uid}")
+    assert "Connecting Care: completed 2 January 2026" in page.locator("#training-records").inner_text()
+    sign_out()
+
+    sign_in(new_person)
+    page.goto(f"{base}/requests/{reference}")
+    page.click("#do-fulfil")
+    page.wait_for_url(f"{base}/requests/{reference}")
+    assert page.locator("#state").inner_text().strip() == "Fulfilled"
+    assert page.locator("#history a").count() == 0  # no audit.read: plain text, no dead links
+    assert not failed, failed
