@@ -1,6 +1,7 @@
 """Reading the audit ledger through the API (rule PP15): `GET /audit/entries` searches the entries the
 caller may read (auditor or RA manager activity; their positions' organisations), newest first;
 `GET /audit/entries/{index}` reads one. Every search and every read is itself an audit entry.
+`GET /audit/keys` is the ledger's published key list (rule PP9), for anyone checking checkpoints.
 
 Thin by design: the scope, the filters and the recording are `search`'s.
 """
@@ -19,7 +20,7 @@ from careaccess.api.problems import errors_for
 from careaccess.core.context import Actor
 from careaccess.core.errors import NotFound
 
-from . import search
+from . import checkpoints, search
 from .models import Entry
 
 router = Router(tags=["audit"])
@@ -61,7 +62,8 @@ class EntryOut(Schema):
     reason: str
     before: Any = Field(None, description="the thing before the change (JSON)")
     after: Any = Field(None, description="the thing after the change (JSON)")
-    leaf_hash: str = Field(..., description="the entry's Merkle leaf hash (see docs/audit-ledger.md)")
+    leaf_hash: str = Field(..., description="the entry's Merkle leaf hash (see docs/audit-ledger.md); empty for a "
+                                            "moment after the entry is written, while it waits for its place")
     links: EntryLinks
 
 
@@ -125,3 +127,32 @@ def get_audit_entry(request, index: int):
         raise NotFound(f"no audit entry {index} that you may read")
     search.record_read(actor, entry)
     return entry_out(entry)
+
+
+class KeyOut(Schema):
+    key_id: str = Field(..., description="hex SHA-256 of the raw 32-byte Ed25519 public key")
+    public_key: str = Field(..., description="the public key, PEM")
+    valid_from: str | None = Field(None, description="it signs the checkpoints made from this time (UTC, "
+                                                     "YYYY-MM-DDTHH:MM:SS.ffffffZ); null for the first key")
+    valid_until: str | None = Field(None, description="until this time, when the next key took over; null for "
+                                                      "the current key")
+    endorsed_by: str | None = Field(None, description="the key before it, which endorsed it")
+    endorsement: str | None = Field(None, description="that key's Ed25519 signature (base64) over "
+                                                      "`careaccess-checkpoint-key-v1\\n<key_id>\\n<valid_from>\\n"
+                                                      "<endorsed_by>\\n`")
+
+
+class KeyListOut(Schema):
+    format: str = Field(..., description="careaccess-checkpoint-keys-v1")
+    keys: list[KeyOut] = Field(..., description="every key that has signed checkpoints, oldest first; the last "
+                                                "signs now")
+
+
+@router.get("/audit/keys", response={200: KeyListOut, **errors_for(401)},
+            summary="The ledger's checkpoint signing keys",
+            description="The public keys that sign the ledger's checkpoints, with when each signed them and each "
+                        "key's endorsement by the one before (docs/audit-ledger.md): what an auditor checks proofs "
+                        "and checkpoints with. Any API client may read it; the same list as "
+                        "`careaccess audit public-key`.")
+def list_audit_keys(request):
+    return checkpoints.published_keys()

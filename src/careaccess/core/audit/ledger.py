@@ -26,7 +26,7 @@ from careaccess.core import clock
 from careaccess.core.context import Actor, current_request_id
 
 from . import merkle
-from .models import Entry, Head
+from .models import Entry
 
 LEAF_FORMAT = "careaccess-audit-v1"
 LEAF_FIELDS = (
@@ -131,8 +131,9 @@ def record_many(changes: Sequence[Change]) -> list[Entry]:
     previous entry's hash and its leaf hash, under the head. On PostgreSQL the entries are written
     *pending* (a negative index, no hashes yet) with no lock at all, so concurrent transactions
     commit side by side and share their WAL flushes; `sequencing.sequence()` gives them their
-    places in batches soon after (the worker, checkpoints, verify and every read of the ledger).
-    The returned entries of a pending append carry their pending key as `index` and empty hashes.
+    places in batches soon after (the worker, checkpoints and verify; readers see them meanwhile at
+    those places, `models.py`). The returned entries of a pending append carry their pending key
+    as `index` and empty hashes.
     One statement for the whole batch either way, so set-based work (sweeps, bulk operations)
     records an entry per person at the cost of a few rows, not a transaction each."""
     if not connection.in_atomic_block:
@@ -267,10 +268,6 @@ def locked_head() -> tuple[int, str, str]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT size, last_hash, frontier FROM audit_head WHERE id = 1{lock}")
         return cursor.fetchone()
-
-
-def head() -> Head:
-    return Head.objects.get(id=1)
 
 
 def atomic_record(action: str, **kwargs) -> Entry:

@@ -2,8 +2,9 @@
 
 Each proof reads its O(log n) hashes with ONE query (`get_nodes`): leaf hashes (level 0) from
 audit_entry and completed subtree hashes (level >= 1) from audit_node. Every proof is checked
-against its signed root before it is handed out, so a damaged node store is reported here rather
-than by the auditor.
+against its signed root, and that root's signature against the ledger's key list, before it is
+handed out, so a damaged node store or a forged checkpoint is reported here rather than by the
+auditor.
 
 The documents returned are what `careaccess audit prove` / `audit consistency` print and what
 `audit check-proof` / `audit check-consistency` (offline.py) verify.
@@ -68,6 +69,26 @@ def _checkpoint(checkpoint_id: int | None = None, tree_size: int | None = None) 
     return latest
 
 
+def _signed(checkpoint: Checkpoint) -> dict:
+    """The checkpoint as exported, once its signature is checked with the ledger's key list: a row
+    naming a key that is not listed, made outside its key's time or not signed by it is refused,
+    so no proof is handed out against a forged checkpoint."""
+    from .offline import MalformedInput, VerificationFailed, check_signature, parse_checkpoint
+
+    try:
+        keys = cps.listed_keys()
+        doc = cps.export(checkpoint, keys)
+        if checkpoint.key_id not in keys:
+            raise VerificationFailed(
+                f"checkpoint {checkpoint.id} names key {checkpoint.key_id[:16]}…, which is not one of the ledger's "
+                "keys (`careaccess audit public-key`): a foreign or forged signature"
+            )
+        check_signature(parse_checkpoint(doc), keys, f"checkpoint {checkpoint.id}")
+    except (MalformedInput, VerificationFailed) as exc:
+        raise LedgerDamaged(f"{exc}; run `careaccess audit verify`") from None
+    return doc
+
+
 def entry_fields(entry: Entry) -> dict:
     values = {name: getattr(entry, name) for name in LEAF_FIELDS}
     values["recorded_at"] = format_time(entry.recorded_at)
@@ -78,8 +99,7 @@ def inclusion(index: int, *, checkpoint_id: int | None = None) -> dict:
     """Proof that entry `index` is in the tree a checkpoint signed (the latest by default)."""
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise InvalidInput(f"an entry index is a whole number from 0, not {index!r}", field="entry")
-    # The base manager: an entry a checkpoint covers is placed already, so no look for pending ones.
-    entry = Entry._base_manager.filter(index=index).first()
+    entry = Entry.objects.filter(index=index).first()  # a pending one is covered by no checkpoint yet
     if entry is None:
         raise NotFound(f"there is no audit entry {index}")
     checkpoint = _checkpoint(checkpoint_id)
@@ -113,7 +133,7 @@ def inclusion(index: int, *, checkpoint_id: int | None = None) -> dict:
         "tree_size": checkpoint.tree_size,
         "root_hash": checkpoint.root_hash,
         "audit_path": [h.hex() for h in path],
-        "checkpoint": cps.export(checkpoint),
+        "checkpoint": _signed(checkpoint),
     }
 
 
@@ -156,7 +176,7 @@ def consistency(
         )
     return {
         "format": CONSISTENCY_FORMAT,
-        "old": cps.export(old_cp),
-        "new": cps.export(new_cp),
+        "old": _signed(old_cp),
+        "new": _signed(new_cp),
         "proof": [h.hex() for h in path],
     }

@@ -11,10 +11,12 @@ nodes and the head move with them in the same statement.
 The database lets nothing else change an entry (migration 0002): only a pending entry may be
 given its index and hashes, once, with every other column unchanged; DELETE stays refused.
 
-Who calls it: the worker on every pass (job "audit.sequence"), and before anything reads the
-ledger's order or size (checkpoints, verify, proofs, and every query through `Entry.objects` or
-`Head.objects`), so readers never see an entry without its place. On SQLite there is nothing to
-do: entries are sequenced as they are written.
+Who calls it: the worker on every pass (job "audit.sequence"), and what signs or checks the chain
+itself: checkpoints (`checkpoints.make_checkpoint`, `checkpoint_if_due`), `audit verify` and key
+rotation. Nothing that only reads calls it: `Entry.objects` (the view `audit_ledger`, migration
+0004) shows the pending entries after the placed ones at the places this would give them, and
+`Head.objects.size()` counts them, without writing. On SQLite there is nothing to do: entries are
+sequenced as they are written.
 """
 
 from __future__ import annotations

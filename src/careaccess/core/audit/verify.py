@@ -19,7 +19,9 @@ before it checks those very entries, so the join is checked too.
 This process then joins the ranges in order (`_join`): each range must end where the next begins,
 the subtree roots are combined into the tree of the whole ledger (and the nodes above the ranges
 compared), every stored checkpoint's root is rebuilt at its tree size and its Ed25519 signature
-checked, and the first problem in index order is reported exactly as one pass from entry 0 would
+checked (with its key from the ledger's key list, kept beside the key file and matched against the
+database's, and only while that key signed checkpoints: `_trusted_keys`), and the first problem in
+index order is reported exactly as one pass from entry 0 would
 report it: a checkpoint at size s counts as checked when entry s passes its index and link checks.
 Then it reads on from the last range (appends may go on while it runs: committed entries never
 change), compares the head row (size, last hash, frontier) and reports a stored node that differs
@@ -348,37 +350,19 @@ class _Checker:
         self._skip_sizes_to(expected)
         # Checkpoints of the whole ledger (`load_checkpoints`, for the join and the end).
         self.checkpoints_checked = 0
-        self.public_key = None
-        self.key_id = None
+        self.keys: dict = {}  # key id -> offline.HeldKey: the keys checkpoints may be signed by
         self.checkpoints: dict[int, list[tuple]] = {}
 
     # checkpoints --------------------------------------------------------------------------
 
     def load_checkpoints(self, public_key_pem: str | None = None) -> None:
-        from . import checkpoints as cps
-
         for row in Checkpoint.objects.order_by("tree_size", "id").values_list(
             "id", "tree_size", "root_hash", "made_at", "key_id", "signature"
         ):
             self.checkpoints.setdefault(row[1], []).append(row)
-        if public_key_pem is not None:
-            from .offline import load_public_key
+        if self.checkpoints:
+            self.keys = _trusted_keys(public_key_pem)
 
-            self.public_key = load_public_key(public_key_pem)
-            self.key_id = cps.key_id_of(self.public_key)
-        elif self.checkpoints and not cps.key_path().exists():
-            # Never create a key here: a new key would make every checkpoint look foreign.
-            raise _Stop(
-                Problem(
-                    SIGNATURE,
-                    None,
-                    f"the ledger key {cps.key_path()} is not on this machine, so checkpoint signatures cannot be "
-                    "checked: pass the public key (`careaccess audit verify --public-key FILE`)",
-                )
-            )
-        elif self.checkpoints:
-            self.public_key = cps.public_key()
-            self.key_id = cps.key_id()
         self.sizes = sorted(self.checkpoints)
         if self.sizes and self.sizes[0] == 0:
             self.check_checkpoints_at(0, merkle.EMPTY_ROOT)
@@ -415,19 +399,32 @@ class _Checker:
                         cp_id,
                     )
                 )
-            if key_id != self.key_id:
+            made = format_time(made_at)
+            key = self.keys.get(key_id)
+            if key is None:
                 raise _Stop(
                     Problem(
                         SIGNATURE,
                         None,
-                        f"checkpoint {cp_id} names key {key_id[:16]}…, not this ledger's key {self.key_id[:16]}…",
+                        f"checkpoint {cp_id} names key {key_id[:16]}…, which is not one of this ledger's keys "
+                        f"({', '.join(k[:16] + '…' for k in self.keys)}): a foreign or forged signature",
+                        cp_id,
+                    )
+                )
+            if not key.signed_at(made):
+                raise _Stop(
+                    Problem(
+                        SIGNATURE,
+                        None,
+                        f"checkpoint {cp_id} was made at {made}, but key {key_id[:16]}… signed checkpoints only "
+                        f"{key.validity()}: the checkpoint row was forged or altered",
                         cp_id,
                     )
                 )
             try:
-                self.public_key.verify(
+                key.public_key.verify(
                     base64.b64decode(signature, validate=True),
-                    checkpoint_message(tree_size, root_hex, format_time(made_at)),
+                    checkpoint_message(tree_size, root_hex, made),
                 )
             except (InvalidSignature, ValueError):
                 raise _Stop(
@@ -435,7 +432,7 @@ class _Checker:
                         SIGNATURE,
                         None,
                         f"checkpoint {cp_id} (tree size {tree_size}) has a signature that does not verify with "
-                        "the ledger key: the checkpoint row was forged or altered",
+                        f"the ledger key {key_id[:16]}…: the checkpoint row was forged or altered",
                         cp_id,
                     )
                 ) from None
@@ -777,9 +774,38 @@ def _join(results: Iterator[_RangeResult], span: int, main: _Checker) -> None:
     main.node_problem = node_problem or main.node_problem
 
 
+def _trusted_keys(public_key_pem: str | None) -> dict:
+    """The keys checkpoints may be signed by: those given (a PEM key or a key list), else the key
+    list kept on this machine beside the key file, which the one in the database must match."""
+    from . import checkpoints as cps
+    from .offline import MalformedInput, VerificationFailed, load_keys
+
+    if public_key_pem is not None:
+        return load_keys(public_key_pem, "the public key given")  # refused there: the caller's bad input
+    local = cps.local_keys()
+    if local is None:
+        # Never create a key here: a new key would make every checkpoint look foreign.
+        raise _Stop(Problem(
+            SIGNATURE, None,
+            f"the ledger key {cps.key_path()} is not on this machine, so checkpoint signatures cannot be checked: "
+            "pass the public key or the key list (`careaccess audit verify --public-key FILE`)",
+        ))
+    stored = cps.published_keys()
+    if stored["keys"] != local["keys"]:
+        raise _Stop(Problem(
+            SIGNATURE, None,
+            f"the ledger's key list in the database ({len(stored['keys'])} keys) is not the one kept on this machine "
+            f"in {cps.key_list_path()} ({len(local['keys'])} keys): the key list was altered, or a key rotation was "
+            "not finished (`careaccess audit checkpoint` finishes it)",
+        ))
+    try:
+        return load_keys(local, f"the key list in {cps.key_list_path()}")
+    except (MalformedInput, VerificationFailed) as exc:
+        raise _Stop(Problem(SIGNATURE, None, str(exc))) from None
+
+
 def _head() -> Head:
-    # The base manager: reading the head here must not sequence more entries behind the stream.
-    head = Head._base_manager.filter(id=1).first()
+    head = Head.objects.filter(id=1).first()
     if head is None:
         raise _Stop(Problem(HEAD, None, "the head row (audit_head id 1) is missing: it was deleted"))
     return head

@@ -13,7 +13,7 @@ import json
 
 from django.db import connection, transaction
 
-from careaccess.core.audit import ledger
+from careaccess.core.audit import ledger, sequencing
 from careaccess.core.audit.models import Entry, Head
 from careaccess.core.context import Actor
 
@@ -24,12 +24,13 @@ COLUMNS = (*ledger.LEAF_FIELDS, "leaf_hash")
 
 
 def size() -> int:
-    return Head.objects.get(id=1).size
+    return Head.objects.size()
 
 
 def append(n: int, *, tag: str = "test", **kwargs) -> list[Entry]:
     """n entries, each in its own transaction, as a service function would write them; returned
-    as stored, in their places (on PostgreSQL record() leaves them pending: see sequencing.py)."""
+    as stored, placed (on PostgreSQL record() leaves them pending, so they are sequenced here:
+    the tests that use this one tamper with the chain or check it)."""
     start = size()
     for i in range(n):
         with transaction.atomic():
@@ -44,6 +45,7 @@ def append(n: int, *, tag: str = "test", **kwargs) -> list[Entry]:
                 organisation_code="Y001",
                 reason=kwargs.get("reason", f"test entry {i}"),
             )
+    sequencing.sequence()
     return list(Entry.objects.filter(index__gte=start).order_by("index"))
 
 

@@ -131,8 +131,11 @@ def test_consistency_by_id_and_by_size():
     assert by_id["old"]["tree_size"] == old["tree_size"] and by_id["new"]["tree_size"] == new["tree_size"]
 
 
-def test_public_key():
-    out, _ = run("public-key")
+def test_public_key_lists_the_keys_and_the_current_one_as_pem():
+    keys = json.loads(run("public-key")[0])
+    assert keys["format"] == "careaccess-checkpoint-keys-v1"
+    assert keys["keys"][-1]["key_id"] == checkpoints.key_id() and keys["keys"][-1]["valid_until"] is None
+    out, _ = run("public-key", "--pem")
     assert out.strip() == checkpoints.public_key_pem().strip()
 
 

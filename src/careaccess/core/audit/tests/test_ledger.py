@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.db import DatabaseError, connection, transaction
 
-from careaccess.core.audit import checkpoints, ledger
+from careaccess.core.audit import checkpoints, ledger, sequencing
 from careaccess.core.audit import verify as v
 from careaccess.core.audit.models import Checkpoint, Entry, Head, Node
 from careaccess.core.context import Actor, request_scope
@@ -42,6 +42,7 @@ def test_record_needs_the_callers_transaction():  # rule PP9
 
 
 def test_each_entry_hashes_its_columns_and_the_previous_leaf(clock):  # rules PP9, SC2
+    sequencing.sequence()  # entries another test committed pending come before this one
     before = size()
     previous = Head.objects.get(id=1).last_hash
     with request_scope("req-123"):
@@ -58,7 +59,8 @@ def test_each_entry_hashes_its_columns_and_the_previous_leaf(clock):  # rules PP
                 access_request=7,
                 reason="left the practice",
             )
-    entry = Entry.objects.get(index=before)  # on PostgreSQL sequenced only now (sequencing.py)
+    sequencing.sequence()  # on PostgreSQL the entry is placed only now
+    entry = Entry.objects.get(index=before)
     assert entry.prev_hash == (previous if before else GENESIS)
     expected_bytes = json.dumps(
         [
@@ -298,6 +300,7 @@ def test_a_batch_appends_the_same_chain_as_one_at_a_time():  # rule PP9
             for n in range(37)
         ])
     assert [e.target_id for e in returned] == [str(n) for n in range(37)]
+    sequencing.sequence()  # on PostgreSQL the entries are placed only now
     stored = list(Entry.objects.filter(index__gte=before - 1 if before else 0).order_by("index"))
     assert [e.target_id for e in stored[-37:]] == [str(n) for n in range(37)]  # placed in the order given
     assert stored[-1].index == before + 36

@@ -27,7 +27,7 @@ REQUEST_REF = "REQ-7KQ4M2XP"
 
 
 def size() -> int:
-    return Head.objects.get(id=1).size
+    return Head.objects.size()
 
 
 class World:
@@ -55,7 +55,7 @@ def _build(clock, n: int = 1) -> World:
                       target_id=1, before={"state": "validated"}, after={"state": "approved"},
                       person_uid=w.subject.uid, organisation_code=w.practice.code, access_request=REQUEST_REF,
                       reason="least role that fits")
-    # Read back in its place (on PostgreSQL record() leaves it pending; reading sequences it).
+    # Read back at its place (on PostgreSQL record() leaves it pending; readers see it where it will be placed).
     w.caused = Entry.objects.filter(request_id=w.request_id).order_by("-index").first()
     testing.position(w.elsewhere, "Clerk")  # outside the auditor's scope
     return w
@@ -305,6 +305,25 @@ def test_page_entry_shows_before_after_and_links(client, world):
     outside = Entry.objects.filter(organisation_code="B97001").order_by("-index").first()
     assert client.get(f"/audit/{outside.index}").status_code == 404
     assert client.get(f"/audit/{10**20}").status_code == 404
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_page_says_when_an_entry_waits_for_its_place(client, world):
+    """PostgreSQL: an entry just written is shown at its provisional place without placing it."""
+    from careaccess.core.audit import sequencing
+
+    sign_in(client, world.auditor)
+    sequencing.sequence()
+    at = size()
+    with transaction.atomic():
+        ledger.record("test.pending_page", actor=Actor.system("t"), target_type="t", target_id=1,
+                      organisation_code=world.practice.code)
+    page = squash(client.get(f"/audit/{at}"))
+    assert ">test.pending_page</h1>" in page and 'id="pending"' in page and "audit prove" not in page
+    sequencing.sequence()
+    page = squash(client.get(f"/audit/{at}"))
+    assert 'id="pending"' not in page and Entry.objects.get(index=at).leaf_hash in page
 
 
 @pytest.mark.django_db

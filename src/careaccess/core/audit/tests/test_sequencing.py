@@ -1,11 +1,13 @@
 """PostgreSQL writes entries pending and sequences them in batches (sequencing.py): the one UPDATE
 the database allows is giving a pending entry its place, once, with its content unchanged; readers
-and verify never see an entry without its place (rules PP9, SC2)."""
+see pending entries at the places they will get without placing them, and verify checks only
+placed ones (rules PP9, SC2)."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from careaccess.core.audit import ledger, sequencing
 from careaccess.core.audit import verify as v
@@ -25,7 +27,7 @@ def _pending(n: int) -> list[Entry]:
 
 
 def _raw_size() -> int:
-    return Head._base_manager.get(id=1).size  # without sequencing
+    return Head.objects.get(id=1).size  # the placed entries only
 
 
 def test_an_append_takes_no_lock_and_waits_for_its_place():  # rule PP9
@@ -34,19 +36,64 @@ def test_an_append_takes_no_lock_and_waits_for_its_place():  # rule PP9
     assert all(e.index < 0 and e.leaf_hash == e.prev_hash == "" for e in entries)
     assert _raw_size() == start  # the head did not move
     assert sequencing.sequence() == 3
-    placed = list(Entry._base_manager.filter(index__gte=start).order_by("index"))
+    placed = list(Entry.objects.filter(index__gte=start).order_by("index"))
     assert [e.target_id for e in placed] == ["0", "1", "2"]  # in the order written
     assert not sequencing.pending()
     assert v.verify().ok
 
 
-def test_reads_through_the_models_place_pending_entries_first():
+def _pending_rows() -> list[tuple]:
+    return sql(f"SELECT {q('index')}, prev_hash, leaf_hash FROM audit_entry WHERE {q('index')} < 0 "
+               f"AND leaf_hash = '' ORDER BY {q('index')} DESC")
+
+
+def test_reads_see_pending_entries_in_their_places_and_write_nothing():  # rules PP9, PP15
+    start = size()
+    placed = _raw_size()
+    _pending(3)
+    rows = _pending_rows()
+    with CaptureQueriesContext(connection) as queries:
+        assert size() == start + 3
+        seen = list(Entry.objects.filter(index__gte=start).order_by("index"))
+        assert Entry.objects.filter(action="test.pending", index__gte=start).count() == 3
+        newest = list(Entry.objects.filter(index__gte=start).order_by("-index")[:2])
+        one = Entry.objects.get(index=start + 1)
+    # In the order written, at the places sequencing will give them, after the placed entries.
+    assert [(e.index, e.target_id) for e in seen] == [(start, "0"), (start + 1, "1"), (start + 2, "2")]
+    assert [e.target_id for e in newest] == ["2", "1"] and one.target_id == "1"
+    assert all(e.leaf_hash == e.prev_hash == "" for e in seen)  # not placed yet: no hashes
+    # Reading wrote nothing: no statement but SELECTs, the pending rows and the head as they were.
+    assert all(query["sql"].lstrip().upper().startswith("SELECT") for query in queries.captured_queries)
+    assert _pending_rows() == rows and _raw_size() == placed
+    # Placed, they keep the places the readers saw.
+    assert sequencing.sequence() == len(rows)
+    assert [(e.index, e.target_id) for e in Entry.objects.filter(index__gte=start).order_by("index")] == [
+        (start, "0"), (start + 1, "1"), (start + 2, "2")
+    ]
+    assert v.verify().ok
+
+
+def test_placing_keeps_the_places_readers_saw():
+    """Sequencing between two reads moves nothing the first saw; the second sees the next entry after."""
     start = size()
     _pending(2)
-    assert Head.objects.get(id=1).size == start + 2
-    assert list(Entry.objects.filter(action="test.pending", index__gte=start).values_list("index", flat=True)) == [
-        start, start + 1
-    ]
+    before = list(Entry.objects.filter(index__gte=start).values_list("index", "target_id"))
+    sequencing.sequence()
+    _pending(1)
+    after = list(Entry.objects.filter(index__gte=start).values_list("index", "target_id"))
+    assert before == [(start, "0"), (start + 1, "1")]
+    assert after == [(start, "0"), (start + 1, "1"), (start + 2, "0")]
+    assert _raw_size() == start + 2 and size() == start + 3
+
+
+def test_the_read_view_refuses_changes_like_the_table():  # rule PP9
+    _pending(1)
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic():
+            Entry.objects.filter(index__gte=0).update(reason="changed")
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic():
+            Entry.objects.filter(action="test.pending").delete()
 
 
 def test_small_batches_chain_like_one_large_one():

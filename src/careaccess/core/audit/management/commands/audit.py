@@ -1,17 +1,20 @@
 """`careaccess audit <sub>`: verify the ledger, make checkpoints, hand out and check proofs.
 
 Exit codes: 0 ok; 1 verification failed (tampered ledger, forged or foreign signature, a
-checkpoint older than the one held); 2 bad input (unknown entry or checkpoint, malformed file).
+checkpoint older than the one held, an altered key list); 2 bad input (unknown entry or
+checkpoint, malformed file).
 
-    careaccess audit verify [--no-nodes] [--json] [--workers N]
+    careaccess audit verify [--no-nodes] [--json] [--workers N] [--public-key PEM_OR_KEY_LIST]
     careaccess audit checkpoint
     careaccess audit prove ENTRY [--checkpoint ID]
     careaccess audit consistency OLD [NEW] [--by-size]
-    careaccess audit public-key
-    careaccess audit check-proof FILE [--trusted CHECKPOINT_JSON | --public-key PEM]
-    careaccess audit check-consistency FILE --trusted CHECKPOINT_JSON
+    careaccess audit public-key [--pem]
+    careaccess audit rotate-key
+    careaccess audit check-proof FILE [--trusted CHECKPOINT_JSON] [--public-key PEM_OR_KEY_LIST]
+    careaccess audit check-consistency FILE --trusted CHECKPOINT_JSON [--public-key PEM_OR_KEY_LIST]
+    careaccess audit check-keys FILE --trusted PEM_OR_KEY_LIST
 
-check-proof and check-consistency touch no database: an outside auditor runs them on files.
+check-proof, check-consistency and check-keys touch no database: an outside auditor runs them on files.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from careaccess.core.context import Actor
 from careaccess.core.errors import CareAccessError, InvalidInput, NotFound
 
 OK, FAILED, BAD_INPUT = 0, 1, 2
+ACTOR = Actor.system("cli")
 PROGRESS_FROM = 200_000  # entries; below this verify is over before a bar would help
 
 
@@ -46,7 +51,8 @@ class Command(BaseCommand):
         p.add_argument("--batch", type=int, default=20_000, help="entries per query")
         p.add_argument("--workers", type=int, default=None,
                        help="processes checking ranges of the ledger side by side (default: one per core)")
-        p.add_argument("--public-key", dest="public_key", help="check checkpoint signatures with this PEM public key")
+        p.add_argument("--public-key", dest="public_key",
+                       help="check checkpoint signatures with this PEM public key or key list (`public-key`)")
 
         sub.add_parser("checkpoint", help="sign the current tree size and root now; print the checkpoint JSON")
 
@@ -59,17 +65,25 @@ class Command(BaseCommand):
         p.add_argument("new", nargs="?", help="the newer checkpoint's id (default: the latest)")
         p.add_argument("--by-size", action="store_true", help="OLD and NEW are tree sizes, not ids")
 
-        sub.add_parser("public-key", help="print the ledger's public key (PEM)")
+        p = sub.add_parser("public-key", help="print the ledger's public keys, with when each signed (JSON key list)")
+        p.add_argument("--pem", action="store_true", help="print only the current key, as PEM")
+
+        sub.add_parser("rotate-key", help="a new key signs checkpoints from now on (audited); print the new "
+                                          "checkpoint it signed")
 
         p = sub.add_parser("check-proof", help="verify an inclusion proof file offline")
         p.add_argument("file", help="the JSON printed by `audit prove` (- for stdin)")
         p.add_argument("--trusted", help="the checkpoint JSON you hold (pins the key, refuses older checkpoints)")
-        p.add_argument("--public-key", dest="public_key", help="the ledger public key PEM you hold")
+        p.add_argument("--public-key", dest="public_key", help="the ledger public key PEM or key list you hold")
 
         p = sub.add_parser("check-consistency", help="verify a consistency proof file offline")
         p.add_argument("file", help="the JSON printed by `audit consistency` (- for stdin)")
         p.add_argument("--trusted", required=True, help="the checkpoint JSON you hold")
-        p.add_argument("--public-key", dest="public_key", help="the ledger public key PEM you hold")
+        p.add_argument("--public-key", dest="public_key", help="the ledger public key PEM or key list you hold")
+
+        p = sub.add_parser("check-keys", help="check a newer key list offline against the keys you hold")
+        p.add_argument("file", help="the JSON printed by `audit public-key` (- for stdin)")
+        p.add_argument("--trusted", required=True, help="the key list (or PEM key) you hold")
 
     def handle(self, *args, **options):
         sub = options["sub"]
@@ -86,6 +100,7 @@ class Command(BaseCommand):
     # --- against the database ------------------------------------------------------------------
 
     def do_verify(self, options):
+        from careaccess.core.audit import offline
         from careaccess.core.audit.verify import verify
 
         for name in ("batch", "workers"):
@@ -101,6 +116,10 @@ class Command(BaseCommand):
                 total_hint=progress.start,
                 public_key_pem=_read(options["public_key"], "public key") if options["public_key"] else None,
             )
+        except offline.MalformedInput as exc:
+            raise CommandError(str(exc), returncode=BAD_INPUT) from None
+        except offline.VerificationFailed as exc:
+            raise CommandError(f"the key list given is REFUSED: {exc}", returncode=FAILED) from None
         finally:
             progress.stop()
         if options["json"]:
@@ -143,7 +162,25 @@ class Command(BaseCommand):
     def do_public_key(self, options):
         from careaccess.core.audit import checkpoints
 
-        self.stdout.write(checkpoints.public_key_pem().rstrip("\n"))
+        keys = checkpoints.published_keys()
+        if not keys["keys"]:
+            raise CommandError("the ledger has no key yet: `careaccess audit checkpoint` makes it",
+                               returncode=BAD_INPUT)
+        if options["pem"]:
+            self.stdout.write(keys["keys"][-1]["public_key"].rstrip("\n"))
+        else:
+            self.stdout.write(_dump(keys))
+
+    def do_rotate_key(self, options):
+        from careaccess.core.audit import checkpoints
+
+        retired, current, checkpoint = checkpoints.rotate_key(ACTOR)
+        self.stderr.write(
+            f"checkpoint key rotated: {current} signs from now on; {retired} is retired (its checkpoints still "
+            "verify). Publish the new key list (`careaccess audit public-key`) to the auditors."
+        )
+        self.stdout.write(_dump({"retired_key_id": retired, "key_id": current,
+                                 "checkpoint": checkpoints.export(checkpoint)}))
 
     # --- offline -------------------------------------------------------------------------------
 
@@ -182,6 +219,24 @@ class Command(BaseCommand):
             f"{summary['new_size']} entries with root {summary['new_root']}; hold this newer checkpoint from now on:"
         )
         self.stdout.write(_dump(summary["new_checkpoint"]))
+
+
+    def do_check_keys(self, options):
+        from careaccess.core.audit import offline
+
+        try:
+            doc = offline.load_json(_read(options["file"], "key list"), "the key list")
+            summary = offline.check_keys(doc, trusted=_read(options["trusted"], "the keys you hold"))
+        except offline.MalformedInput as exc:
+            raise CommandError(str(exc), returncode=BAD_INPUT) from None
+        except offline.VerificationFailed as exc:
+            raise CommandError(f"key list REFUSED: {exc}", returncode=FAILED) from None
+        added = ", ".join(summary["added"]) or "none"
+        self.stdout.write(
+            f"key list OK: it extends the keys you hold; new keys, each endorsed by the one before: {added}; "
+            "hold this key list from now on:"
+        )
+        self.stdout.write(_dump(summary["keys"]))
 
 
 def _int(value: str, what: str) -> int:
