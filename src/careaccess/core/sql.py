@@ -4,7 +4,7 @@ on the server, so its plan is made once per connection rather than on every call
 decision query costs the backend about 1 ms, more than running it).
 
 Django opens psycopg connections with prepared statements off (`prepare_threshold=None`, for
-poolers such as PgBouncer in transaction mode); `fetchall` turns them on for its own queries only:
+poolers such as PgBouncer in transaction mode); these helpers turn them on for their own statements only:
 a threshold no query reaches means psycopg prepares exactly those asked for with `prepare=True`.
 Django's own cursors bind on the client and never prepare. Behind a transaction-mode pooler, use
 one that keeps prepared statements (PgBouncer 1.21+ with `max_prepared_statements`)."""
@@ -20,7 +20,8 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 
 def fetchall(sql: str, params: Sequence[Any]) -> list[tuple]:
-    """Rows of a read-only query written with %s placeholders, on either database."""
+    """Rows of a read-only query written with %s placeholders, on either database. A statement
+    that writes goes through `execute` or `execute_returning`."""
     return _run(sql, params, fetch=True)
 
 
@@ -28,6 +29,13 @@ def execute(sql: str, params: Sequence[Any]) -> int:
     """Run one writing statement (an INSERT on a hot path), prepared like `fetchall`'s; the number
     of rows it changed. Outside a transaction it commits on its own."""
     return _run(sql, params, fetch=False)
+
+
+def execute_returning(sql: str, params: Sequence[Any]) -> list[tuple]:
+    """Run one writing statement that also answers rows (`INSERT ... RETURNING`, or a `WITH` that
+    writes and then reads), prepared like `fetchall`'s; its rows. Outside a transaction it commits
+    on its own."""
+    return _run(sql, params, fetch=True)
 
 
 def _run(sql: str, params: Sequence[Any], *, fetch: bool):

@@ -201,7 +201,7 @@ def _spend_and_read(nonce: str, now: dt.datetime, expires: dt.datetime, serial: 
             cursor.execute(_card_sql(), [serial])
             return True, cursor.fetchone()
     # core.sql prepares it on the server: one planning per connection (its one row: a CTE's SELECT).
-    fresh, *row = sql.fetchall(_spend_and_read_sql(), [nonce, now, expires, now, serial])[0]
+    fresh, *row = sql.execute_returning(_spend_and_read_sql(), [nonce, now, expires, now, serial])[0]
     return bool(fresh), (tuple(row) if row[0] is not None else None)
 
 
