@@ -37,7 +37,7 @@ def test_fetchall_reads_and_execute_counts():
     assert sql.fetchall("SELECT nonce FROM credentials_challenge WHERE nonce = %s", ["sql-test-2"]) == [("sql-test-2",)]
 
 
-def test_card_sign_in_spends_its_challenge_through_the_writing_helper(monkeypatch):
+def test_card_sign_in_spends_its_challenge_through_the_writing_helper(monkeypatch):  # rule SC2
     """The one statement that spends a challenge and reads the card (PostgreSQL) writes: it goes
     through `execute_returning`, never the read-only `fetchall`."""
 
