@@ -269,20 +269,20 @@ def _gp_positions(large: bool):
 
 
 def _pharmacy_positions(second: str):
-    mail, cc_pro, cc_admin = "nhsmail:mailbox-user", "connecting-care:care-professional", "connecting-care:administrator"
+    mail = "nhsmail:mailbox-user"
     rows = [
-        ("Pharmacy Manager", ["S8000:G8000:R8003"], ["B0825", "B0264", staff("sponsor")], [cc_pro, mail], (1, 1), False, False),
-        ("Pharmacist", ["S8000:G8000:R8003"], ["B0825", "B0264"], [cc_pro, mail], (0, 1), True, False),
-        ("Locum Pharmacist", ["S8000:G8000:R8003"], ["B0825", "B0264"], [cc_pro, mail], (0, 0), True, True),
-        ("Pharmacy Technician", ["S8000:G8000:R8003"], ["B0820", "B0264"], [cc_admin, mail], (1, 2), True, False),
+        ("Pharmacy Manager", ["S8000:G8000:R8003"], ["B0825", "B0264", staff("sponsor")], [mail], (1, 1), False, False),
+        ("Pharmacist", ["S8000:G8000:R8003"], ["B0825", "B0264"], [mail], (0, 1), True, False),
+        ("Locum Pharmacist", ["S8000:G8000:R8003"], ["B0825", "B0264"], [mail], (0, 0), True, True),
+        ("Pharmacy Technician", ["S8000:G8000:R8003"], ["B0820", "B0264"], [mail], (1, 2), True, False),
         ("Dispensing Assistant", ["S8000:G8000:R8008"], ["B0820"], [], (1, 3), True, False),
     ]
     if second == "ra_agent":  # a pharmacist who is also the pharmacy's RA agent (rule DS4)
         rows.insert(1, ("Pharmacist and RA Agent", ["S8000:G8000:R8003", "R5090"], ["B0825", "B0264", staff("ra_agent")],
-                        [cc_pro, mail], (1, 1), False, False))
+                        [mail], (1, 1), False, False))
     else:  # a second sponsor (rule DS4: two sponsors or RA agents, at least one sponsor)
         rows.insert(1, ("Pharmacist and Sponsor", ["S8000:G8000:R8003"], ["B0825", "B0264", staff("sponsor")],
-                        [cc_pro, mail], (1, 1), False, False))
+                        [mail], (1, 1), False, False))
     return rows
 
 

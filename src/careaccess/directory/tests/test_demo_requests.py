@@ -31,8 +31,9 @@ class DemoJourney(TestCase):
 
     def test_every_demo_service_has_positions_carrying_its_roles(self):  # rule SC8
         assert {"Pharmacy Manager", "Pharmacist", "Pharmacy Technician"} <= carrying("FA123", "smartcard:card-holder")
-        assert "Pharmacist" in carrying("FA123", "connecting-care:care-professional")
-        assert "Pharmacy Technician" in carrying("FA123", "connecting-care:administrator")
+        assert "Practice Nurse" in carrying("B86001", "connecting-care:care-professional")
+        assert "Staff Nurse" in carrying("RVR", "connecting-care:care-professional")
+        assert "Ward Clerk" in carrying("RVR", "connecting-care:administrator")
         assert "Pharmacist" in carrying("FA123", "nhsmail:mailbox-user")
         assert "Receptionist" in carrying("B86001", "connecting-care:administrator")
         assert "Staff Nurse" in carrying("RVR", "smartcard:card-holder")
