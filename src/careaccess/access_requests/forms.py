@@ -176,6 +176,9 @@ class RequestForm(DatesMixin, forms.Form):
             self.fields[name] = forms.CharField(required=False, max_length=2000 if widget == "textarea" else 200,
                                                 error_messages={"max_length": f"{field_label(name)} is too long"})
         self._add_date_fields()
+        # the three boxes of a date where the date is in the form, so errors are listed in page order
+        self.order_fields([part for name in self.kind_fields
+                           for part in (date_part_names(name) if name in self.date_fields else [name])])
         if kind == rules.Kind.SECONDARY_PURPOSE:
             self.fields["purpose"] = forms.CharField(required=False, max_length=100)
         self.fields["note"] = forms.CharField(required=False, max_length=2000,

@@ -93,6 +93,7 @@ def test_an_empty_new_user_form_names_each_field_and_its_fix(client, world):  # 
                     "Select the position the person will have at Organisation B86001",
                     "Select the role on Connecting Care the person needs"):
         assert message in summary, message
+    assert summary.index("date of birth") < summary.index("National Insurance") < summary.index("position")  # page order
     for raw in ("Enter a value", "YYYY-MM-DD", "its id or its name"):
         assert raw not in summary, raw
     assert ledger_size() == before
