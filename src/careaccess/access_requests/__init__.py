@@ -5,7 +5,7 @@
   CC6 routes and who validates/approves (CC1), SLA dates (CC7), generic addresses (PP2), CSV rows.
 - `services.py` (writes): `raise_request`, `submit`, `validate`, `approve` (with `Confirmations`,
   CC9), `fulfil`, `reject`, `withdraw`, `refer`, `request_information`, `provide_information`,
-  `record_evidence` (SC7, PP12, PP14), `record_training` (PP5), `set_credentials_nominee` (CC8),
+  `record_evidence` (SC7, PP12, PP14), `record_training` (PP5: identity's training record of kind "actioning", for a service or every service; without it no one fulfils), `set_credentials_nominee` (CC8),
   `set_service_policy`, `import_batch` / `transition_batch` (SC11). Each takes the caller's
   `version`: a stale one is `Conflict` (409); an illegal step is `Conflict`; bad input is
   `InvalidInput` (422) naming every field; a missing right or a separation-of-duties breach is
@@ -13,6 +13,9 @@
 - `selectors.py` (reads): `queue(actor, "mine" | "organisation" | "desk" | "authoriser" |
   "back_office")` overdue first, `get_request`, `history` (the request's ledger entries),
   `next_actions`, `may`, `overdue`, `summary`.
+- `next_step.py` (reads): who a request waits for, in words, and why a fulfiller may not fulfil it
+  (PP5 training, or a kind needing an RA agent); `training_views.py`: /requests/training/<uid>,
+  where an RA manager records training to action requests (linked from the person page).
 - `api.py`: the router the project mounts at /api/v1/requests.
 - `careaccess requests import FILE --organisation CODE --service CODE` and `careaccess requests list`.
 
