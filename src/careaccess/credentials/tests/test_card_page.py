@@ -24,7 +24,9 @@ def holder_card(clock, pki_dir):
 
 def answer(client, card, *, pin=testing.PIN, tamper=False):
     page = client.get("/account/card-sign-in").content.decode()
-    assert "No card reader in the browser" in page
+    # the callout's explanation is shown (the macro ignored an "HTML" key), under an h2 after the h1
+    assert "Browsers cannot talk to a smartcard reader" in page and "careaccess cards answer SERIAL" in page
+    assert re.search(r"<h2[^>]*>\s*<span role=\"text\">\s*<span[^>]*>Important: </span>No card reader", page)
     nonce = re.search(r'data-nonce="([^"]+)"', page).group(1)
     challenge = base64.b64decode(re.search(r'id="challenge"[^>]*>([^<]+)<', page).group(1))
     soft = SoftwareCard.open(card)
