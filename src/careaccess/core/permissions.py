@@ -202,16 +202,9 @@ def holds(actor: Actor, capabilities: Iterable[str], organisation=None) -> bool:
     return _holding_grant(actor, frozenset(capabilities), organisation) is not None
 
 
-def covered_organisation_ids(actor: Actor, capabilities: Iterable[str]) -> set[int] | None:
-    """The organisations where the actor holds one of `capabilities` (with the descendants of an
-    overseeing organisation): the set-based form of `holds`, for filtering lists. None means every
-    organisation (the system actor)."""
-    from careaccess.directory.models import Organisation
-
-    if actor.kind == "system":
-        return None
-    if actor.kind != "person" or actor.person_id is None:
-        return set()
+def _granted_at(actor: Actor, capabilities: Iterable[str]) -> tuple[set[int], set[int]]:
+    """The organisations of a person's grants carrying one of `capabilities`, and those of them that
+    oversee their descendants."""
     wanted = set(capabilities)
     ids: set[int] = set()
     overseeing: set[int] = set()
@@ -220,10 +213,51 @@ def covered_organisation_ids(actor: Actor, capabilities: Iterable[str]) -> set[i
             ids.add(grant.organisation_id)
             if grant.oversees_descendants:
                 overseeing.add(grant.organisation_id)
+    return ids, overseeing
+
+
+def _with_descendants(ids: set[int], overseeing: set[int]) -> set[int]:
+    from careaccess.directory.models import Organisation
+
+    ids = set(ids)
     frontier = overseeing
     while frontier:  # one query per level of the organisation tree
         frontier = set(Organisation.objects.filter(parent_id__in=frontier).values_list("id", flat=True)) - ids
         ids |= frontier
+    return ids
+
+
+def covered_organisation_ids(actor: Actor, capabilities: Iterable[str]) -> set[int] | None:
+    """The organisations where the actor holds one of `capabilities` (with the descendants of an
+    overseeing organisation): the set-based form of `holds`, for filtering lists. None means every
+    organisation (the system actor)."""
+    if actor.kind == "system":
+        return None
+    if actor.kind != "person" or actor.person_id is None:
+        return set()
+    return _with_descendants(*_granted_at(actor, capabilities))
+
+
+def covered_organisations(actor: Actor, action: str) -> set[int] | None:
+    """The ids of the organisations where the actor may take `action`, or None for every one: the
+    set form of `can`, for scoping lists (people, reports). None for the system actor, for a relying
+    service's own actions (which `can` allows anywhere), and for staff whose positions cover every
+    organisation (the registration authority, a national auditor). An unknown action: KeyError."""
+    from careaccess.directory.models import Organisation
+
+    wanted = ACTIONS[action]
+    if actor.kind == "service":
+        return None if action in SERVICE_ACTIONS else set()
+    if actor.kind != "person" or actor.person_id is None:
+        return covered_organisation_ids(actor, wanted)
+    ids, overseeing = _granted_at(actor, wanted)
+    # Positions overseeing the root of every tree cover everything (the parent rule allows no
+    # cycles): one small query instead of walking every level (20,000 ids nationally).
+    if overseeing and not Organisation.objects.filter(parent__isnull=True).exclude(id__in=overseeing).exists():
+        return None
+    ids = _with_descendants(ids, overseeing)
+    if len(ids) >= Organisation.objects.count():
+        return None
     return ids
 
 

@@ -43,16 +43,20 @@ def find_person(request):
 
 
 def _allowed_person(request, uid: str):
-    """The person, or the page to show instead (not found, or not this actor's to manage)."""
+    """The person, or the page to show instead. A user ID nobody has and a person this actor may
+    not manage get the same 404 page, so the answer never tells whether someone exists outside the
+    actor's reach (as the person pages and the API answer); only the actor's own record is refused
+    with a reason (DS5), which tells them nothing they do not know."""
     person = _person(uid)
-    if person is None:
-        return None, render(request, "credentials/find_person.jinja", {"uid": uid, "errors": error_summary(
-            {"uid": f"No person has the user ID {uid}: check the 12 digits"})}, status=404)
-    try:
-        request.actor = removal.authorise(request.actor, person)
-    except Forbidden as refused:
-        return None, web_auth.forbidden(request, message=refused.message)
-    return person, None
+    if person is not None:
+        try:
+            request.actor = removal.authorise(request.actor, person)
+            return person, None
+        except Forbidden as refused:
+            if request.actor.kind == "person" and request.actor.person_id == person.id:
+                return None, web_auth.forbidden(request, message=refused.message)
+    return None, render(request, "credentials/find_person.jinja", {"uid": uid, "errors": error_summary(
+        {"uid": f"No person you can manage has the user ID {uid}: check the 12 digits"})}, status=404)
 
 
 @web_auth.staff_required(capabilities=RA_STAFF)

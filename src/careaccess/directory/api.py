@@ -20,7 +20,7 @@ from careaccess.core import clock, permissions
 from careaccess.core.context import Actor
 from careaccess.core.errors import InvalidInput, NotFound
 
-from . import rules, selectors, services
+from . import person_search, selectors, services
 from .decisions import decide_lean
 from .models import (
     Account,
@@ -108,12 +108,19 @@ def _organisation_field(code: str, field: str = "organisation") -> Organisation:
     return organisation
 
 
-def _person(uid: str, *fields: str) -> Person:
-    queryset = Person.objects.only(*fields) if fields else Person.objects
-    person = queryset.filter(uid=uid).first() if rules.is_user_id(uid) else None
-    if person is None:
-        raise NotFound(f"no person has the user id {uid}")
-    return person
+def _person(actor: Actor, uid: str, action: str = person_search.READ, *, record: bool = True,
+            about: dict | None = None) -> Person:
+    """The person with this user id, when the actor may take `action` about them (directory.person_search:
+    the read recorded unless `record` is false). Forbidden for a token that may take it about nobody;
+    NotFound alike for a user id nobody has and for a person outside the actor's scope."""
+    permissions.authorise(actor, action)
+    if record:
+        found = person_search.read_person(actor, uid, action, about=about)
+    else:
+        found = person_search.find(actor, uid, action)
+    if found is None:
+        raise NotFound(f"no person you may read has the user id {uid}")
+    return found.person
 
 
 def _person_field(uid: str, field: str = "person") -> Person:
@@ -297,26 +304,40 @@ def create_unit(request, code: str, payload: UnitIn):
 
 # --- people ---
 
+WHOM = ("A member of staff's token reads the people who hold or held a position at an organisation the acting "
+        "position covers: its own, and its descendants where it oversees others (rules SC8, SC10: a leaver stays "
+        "readable by the sites they left; DS15: a locum by each site holding their position); people placed "
+        "nowhere only when it covers every organisation. A relying service's token reads everyone. ")
+
+
 @router.get("/people", response={200: page_of(PersonOut), **READ}, tags=["people"], summary="List people",
-            description="Filter by q (name words or user id), status, and organisation (a live assignment there).")
+            description=WHOM + "People outside that scope are never listed. In name order (family name, then "
+            "given names, compared in upper case; then user id). `q` finds people as the staff search page does, "
+            "by one of: a 12-digit user ID; a whole email address (any case); or the start of a name, that is the "
+            "start of the family name after the start of the given names (`Tay` finds Taylor, `Alex Tay` finds "
+            "Alex Taylor and Alexandra Tay). It is one range of an index, not a search for words anywhere in a "
+            "name: `lor` finds no Taylor. A `q` that is none of these is 422, naming `q`. `status` narrows to a "
+            "state; `organisation` (a code) to people with a live assignment there, and is 403 when the token "
+            "may not read people there. Each call by staff is one audit entry (`person.searched`) naming the "
+            "user ids it showed (rules PP9, PP15).")
 def list_people(request, filters: Query[PersonFilters]):
     organisation = _organisation_field(filters.organisation) if filters.organisation else None
     actor = _actor(request)
     _read(request, "person", organisation)
-    queryset = Person.objects.all()
+    typed = " ".join((filters.q or "").split())
+    query = person_search.parse(typed) if typed else None
+    queryset = person_search.matching(actor, query)
     if filters.status:
         queryset = queryset.filter(status=filters.status)
-    if filters.q:
-        for word in filters.q.split():
-            if rules.is_user_id(word):
-                queryset = queryset.filter(uid=word)
-            else:
-                queryset = queryset.filter(Q(given_name__icontains=word) | Q(family_name__icontains=word))
     if organisation is not None:
         live = Assignment.objects.filter(selectors.live_assignment_filter(clock.today()), person=OuterRef("pk"),
                                          position__organisation=organisation)
         queryset = queryset.filter(Exists(live))
-    return paginate(queryset, filters, lambda p: person_out(p, actor))
+    page = paginate(queryset, filters, lambda p: person_out(p, actor))
+    asked = {"status": filters.status, "organisation": organisation.code if organisation is not None else None}
+    person_search.record_search(actor, query, [p["uid"] for p in page["items"]],
+                                filters={k: v for k, v in asked.items() if v} or None)
+    return page
 
 
 @router.post("/people", response={201: PersonOut, **WRITE}, tags=["people"], summary="Register a person",
@@ -326,28 +347,34 @@ def create_person(request, payload: PersonIn):
     return Status(201, person_out(person, _actor(request)))
 
 
-@router.get("/people/{uid}", response={200: PersonOut, **READ_ONE}, tags=["people"], summary="Get a person by user id")
+@router.get("/people/{uid}", response={200: PersonOut, **READ_ONE}, tags=["people"], summary="Get a person by user id",
+            description=WHOM + "Anyone else is 404, as for a user id nobody has. A read by staff is an audit entry "
+            "(`person.viewed`; rules PP9, PP15).")
 def get_person(request, uid: str):
-    person = _person(uid)
-    _read(request, "person")
-    return person_out(person, _actor(request))
+    actor = _actor(request)
+    return person_out(_person(actor, uid), actor)
 
 
 @router.patch("/people/{uid}", response={200: PersonOut, **WRITE_ONE}, tags=["people"], summary="Change a person",
-              description="Send only the fields to change.")
+              description="Send only the fields to change. A person the token may not read (see Get a person) is 404.")
 def update_person(request, uid: str, payload: PersonPatch):
-    person = services.update_person(_actor(request), _person(uid), **_changes(payload))
-    return person_out(person, _actor(request))
+    actor = _actor(request)
+    # The answer is their record, so the read rule applies first; the change is recorded, the read not.
+    person = services.update_person(actor, _person(actor, uid, record=False), **_changes(payload))
+    return person_out(person, actor)
 
 
 @router.get("/people/{uid}/access", response={200: AccessOut, **READ_ONE}, tags=["access"],
             summary="A person's effective access",
             description="The union of their live assignments' positions (SC8) at `at` (default now): "
-                        "positions, organisations, job role codes, activity codes (with included ones) and service roles.")
+                        "positions, organisations, job role codes, activity codes (with included ones) and service roles. "
+                        + WHOM + "Anyone else is 404, as for a user id nobody has. A read by staff is an audit "
+                        "entry (`person.viewed`, about their access; rules PP9, PP15).")
 def get_access(request, uid: str, query: Query[AccessQuery]):
-    _read(request, "access")
-    person = _person(uid, "id", "uid")
-    access = selectors.effective_access(person, _aware(query.at))
+    at = _aware(query.at)
+    person = _person(_actor(request), uid, "access.read",
+                     about={"read": "access", **({"at": at.isoformat()} if at is not None else {})})
+    access = selectors.effective_access(person, at)
     return {
         "uid": access.uid, "at": access.at, "organisations": access.organisations, "role_codes": access.role_codes,
         "activity_codes": access.activity_codes, "service_roles": access.service_roles,

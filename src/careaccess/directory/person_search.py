@@ -1,11 +1,15 @@
-"""Finding people, for the staff who work with them, and recording that they were read.
+"""Finding people, for the staff who work with them, and recording that they were read: the one
+rule and code behind the `/people` pages and the API's `/api/v1/people` operations.
 
 Whom a member of staff may read: the people who hold or held a position at an organisation their
-acting position covers — its own, and its descendants where it oversees others (the scope of the
-reports and of the audit ledger). Access and belonging come only through positions (rule SC8): a
-leaver's card and record stay theirs (SC10), so the sites they worked at still find them; a locum
-is found by each site that holds their position (DS15). People placed nowhere yet are read only by
-those covering every organisation (the registration authority).
+acting position covers — its own, and its descendants where it oversees others
+(`permissions.covered_organisations`, the scope of the reports too). Access and belonging come
+only through positions (rule SC8): a leaver's card and record stay theirs (SC10), so the sites they
+worked at still find them; a locum is found by each site that holds their position (DS15). People
+placed nowhere yet are read only by those covering every organisation (the registration
+authority). A relying service's token reads every person, as `permissions.SERVICE_ACTIONS` allows
+it anywhere (it asks who a user is). A person outside the reader's scope is not found: a reader
+is never told whether a person they may not read exists.
 
 What a search takes: a 12-digit user id, a whole email address (any case), or a name — the start
 of the family name, after the start of the given names ("Tay", "Alex Taylor"). Each is one range
@@ -13,8 +17,10 @@ of an index (migration 0002): names and addresses are compared folded to upper c
 byte, so the people matching a prefix are read in the order they are listed, a page at a time,
 however many people the directory holds.
 
-Every search and every person's page read is an audit ledger entry (rules PP9, PP15), as the
-ledger's own searches are.
+Every search or list and every person read by staff, on a page or through the API, is an audit
+ledger entry (rules PP9, PP15), as the ledger's own searches are. A relying service's reads are not
+(`recorded`): they are the service's sign-in traffic, like its decisions, and SCIM, FHIR and OpenID
+Connect keep theirs in the interop read log.
 """
 
 from __future__ import annotations
@@ -95,23 +101,18 @@ def parse(typed: str) -> Query:
     return Query("name", text, given=" ".join(words[:-1]), family=words[-1])
 
 
-def covered_organisations(actor: Actor, action: str = READ) -> set[int] | None:
-    """The ids of the organisations where the actor may take `action`; None for every one."""
-    ids = permissions.covered_organisation_ids(actor, permissions.ACTIONS[action])
-    if ids is not None and len(ids) >= Organisation.objects.count():
-        return None
-    return ids
-
-
 def _placed_in(ids: set[int]) -> Exists:
     return Exists(Assignment.objects.filter(person_id=OuterRef("pk"), position__organisation_id__in=ids))
 
 
-def matching(actor: Actor, query: Query) -> QuerySet[Person]:
-    """The people the actor may read who match, in the order of the name index."""
+def matching(actor: Actor, query: Query | None) -> QuerySet[Person]:
+    """The people the actor may read who match `query` (all of them for None), in the order of the
+    name index. Forbidden when the actor may read nobody anywhere."""
     permissions.authorise(actor, READ)
     people = Person.objects.alias(family_key=Folded("family_name"), given_key=Folded("given_name"))
-    if query.by == "user ID":
+    if query is None:
+        pass
+    elif query.by == "user ID":
         people = people.filter(uid=query.text)
     elif query.by == "email address":
         people = people.alias(email_key=Folded("email")).filter(email_key=fold(query.text))
@@ -121,7 +122,7 @@ def matching(actor: Actor, query: Query) -> QuerySet[Person]:
         if query.given:
             given = fold(query.given)
             people = people.filter(given_key__gte=given, given_key__lt=_after_prefix(given))
-    ids = covered_organisations(actor)
+    ids = permissions.covered_organisations(actor, READ)
     if ids is not None:
         people = people.filter(_placed_in(ids))
     return people.order_by("family_key", "given_key", "id")
@@ -168,11 +169,24 @@ def search(actor: Actor, typed: str, *, page: int = 1, size: int) -> Result:
     return Result(query, people, live_positions(people), page, size, has_next=len(found) > size)
 
 
-@transaction.atomic
-def record_search(actor: Actor, query: Query, shown: list[str]) -> None:
-    acting = permissions.authorise(actor, READ)
-    ledger.record("person.searched", actor=acting, target_type="person", target_id="search",
-                  after={"by": query.by, "query": query.text, "shown": shown})
+def recorded(actor: Actor) -> bool:
+    """Are this actor's reads of people audit ledger entries? Staff's (and the console's) are; a
+    relying service's are not (see the module's description)."""
+    return actor.kind != "service"
+
+
+def record_search(actor: Actor, query: Query | None, shown: list[str], *, filters: dict | None = None) -> None:
+    """One ledger entry for one search or list (page or API call): what was asked (`query`, None
+    for a list of everyone the actor may read; the API's other `filters`) and the user ids shown."""
+    if not recorded(actor):
+        return
+    after = {"by": query.by, "query": query.text} if query is not None else {"by": None, "query": None}
+    if filters:
+        after["filters"] = filters
+    with transaction.atomic():
+        acting = permissions.authorise(actor, READ)
+        ledger.record("person.searched", actor=acting, target_type="person", target_id="search",
+                      after={**after, "shown": shown})
 
 
 @dataclass(frozen=True)
@@ -192,21 +206,27 @@ def reading(actor: Actor, person: Person, action: str = READ) -> Reading | None:
     for organisation in organisations:
         if permissions.can(actor, action, organisation):
             return Reading(person, permissions.authorise(actor, action, organisation), organisation)
-    if not organisations and covered_organisations(actor, action) is None:
+    if not organisations and permissions.covered_organisations(actor, action) is None:
         return Reading(person, permissions.authorise(actor, action), None)
     return None
 
 
-@transaction.atomic
-def read_person(actor: Actor, uid: str) -> Reading | None:
-    """The person with this user id when the actor may read them, the read recorded; None when there
-    is no such person or they are outside the actor's scope (not told apart: a reader learns nothing
-    about the people they may not read)."""
+def find(actor: Actor, uid: str, action: str = READ) -> Reading | None:
+    """The person with this user id when the actor may take `action` about them (person.read,
+    access.read); None when there is no such person or they are outside the actor's scope (not told
+    apart: a reader learns nothing about the people they may not read). Not recorded: `read_person`."""
     uid = str(uid or "").strip()
     person = Person.objects.filter(uid=uid).first() if is_user_id(uid) else None
-    found = reading(actor, person) if person is not None else None
-    if found is not None:
-        ledger.record("person.viewed", actor=found.acting, target_type="person", target_id=person.uid,
-                      person_uid=person.uid,
-                      organisation_code=found.organisation.code if found.organisation else None)
+    return reading(actor, person, action) if person is not None else None
+
+
+def read_person(actor: Actor, uid: str, action: str = READ, *, about: dict | None = None) -> Reading | None:
+    """`find`, the read recorded (`about`: what of the person was read, when not their record)."""
+    found = find(actor, uid, action)
+    if found is not None and recorded(actor):
+        person = found.person
+        with transaction.atomic():
+            ledger.record("person.viewed", actor=found.acting, target_type="person", target_id=person.uid,
+                          after=about, person_uid=person.uid,
+                          organisation_code=found.organisation.code if found.organisation else None)
     return found

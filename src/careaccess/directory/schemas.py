@@ -136,7 +136,8 @@ class PersonOut(Schema):
 
 
 class PersonFilters(PageQuery):
-    q: str | None = Field(None, description="words of the name, or a user id")
+    q: str | None = Field(None, description="a 12-digit user ID, a whole email address, or the start of a name: "
+                                            "the family name's start after the given names' start (`Tay`, `Alex Tay`)")
     status: PersonStatus | None = None
     organisation: str | None = Field(None, description="people with a live assignment at this organisation (code)")
 

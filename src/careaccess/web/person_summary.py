@@ -11,12 +11,11 @@ from dataclasses import dataclass
 
 from careaccess.access_requests.models import AccessRequest
 from careaccess.access_requests.rules import OPEN_STATES
-from careaccess.core import clock
+from careaccess.core import clock, permissions
 from careaccess.core.context import Actor
 from careaccess.credentials.models import Card
 from careaccess.credentials.removal import Authenticator, authenticators_of
 from careaccess.directory.models import Account, Assignment, Organisation, Person
-from careaccess.directory.person_search import covered_organisations
 from careaccess.directory.selectors import live_assignments
 from careaccess.identity.models import IdentityCheck
 from careaccess.identity.selectors import latest_check
@@ -81,7 +80,7 @@ def open_requests_about(actor: Actor, person: Person) -> list[AccessRequest]:
     """The person's requests still in progress, at organisations where the actor may read requests."""
     requests = (AccessRequest.objects.filter(subject=person, state__in=OPEN_STATES)
                 .select_related("organisation").order_by("created_at", "id"))
-    ids = covered_organisations(actor, "request.read")
+    ids = permissions.covered_organisations(actor, "request.read")
     return list(requests if ids is None else requests.filter(organisation_id__in=ids))
 
 

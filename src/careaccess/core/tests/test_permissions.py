@@ -135,3 +135,31 @@ def test_holds_and_covered_organisations_follow_oversight(tree):
     assert permissions.covered_organisation_ids(agent, ["ra_agent", "sponsor"]) == {practice.id}
     assert permissions.covered_organisation_ids(agent, ["sponsor"]) == set()
     assert permissions.covered_organisation_ids(Actor.system("t"), ["sponsor"]) is None
+
+
+def test_covered_organisations_is_none_only_where_every_organisation_is_covered(tree):
+    # The one "covers every organisation means all" step of the people search and the reports.
+    icb, practice, other = tree
+    manager, sponsor = testing.staff(icb, "ra_manager"), testing.staff(practice, "sponsor")
+    assert permissions.covered_organisations(manager, "person.read") is None  # overseeing the only root
+    assert permissions.covered_organisations(manager, "report.read") is None
+    assert permissions.covered_organisations(sponsor, "person.read") == {practice.id}
+    assert permissions.covered_organisations(manager, "mailbox.assess") == set()  # not a capability it holds
+    assert permissions.covered_organisations(Actor.system("t"), "person.read") is None
+    service = services.create_service(testing.SYSTEM, code="portal", name="Portal")
+    portal = permissions.actor_for_service(service)
+    assert permissions.covered_organisations(portal, "person.read") is None  # as `can` allows it anywhere
+    assert permissions.covered_organisations(portal, "report.read") == set()
+    with pytest.raises(KeyError):
+        permissions.covered_organisations(manager, "nuclear.launch")
+    # More trees: the ICB's RA no longer covers everything. Positions at both ICBs (overseeing
+    # theirs) and at a lone practice (overseeing nothing) still do, counted rather than seen at the roots.
+    elsewhere = testing.organisation("QXX", kind="icb", oversees_descendants=True)
+    lone = testing.organisation("Z99999")
+    assert permissions.covered_organisations(manager, "person.read") == {icb.id, practice.id, other.id}
+    everywhere = testing.person("Eve", "Everywhere")
+    for organisation in (icb, elsewhere, lone):
+        services.create_assignment(testing.SYSTEM, everywhere,
+                                   testing.position(organisation, f"Auditor {organisation.code}", capabilities=["auditor"]))
+    assert permissions.covered_organisations(permissions.actor_for_person(everywhere), "report.read") is None
+    assert permissions.covered_organisations(permissions.actor_for_person(everywhere), "card.issue") == set()

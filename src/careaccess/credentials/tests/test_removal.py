@@ -5,6 +5,7 @@ the person meets at their next sign-in (a new enrolment). Pages, API and CLI."""
 
 import io
 import json
+import re
 
 import pyotp
 import pytest
@@ -206,6 +207,11 @@ def test_pages_find_the_person_list_and_remove_with_an_error_summary(office, cli
     assert authenticators.confirmed_device(o.holder) is None
 
 
+def page_text(response) -> str:
+    """The page, without its per-response CSRF token."""
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", squash(response))
+
+
 def test_pages_refuse_sponsors_the_person_themselves_and_ra_staff_elsewhere(office, client):
     o = office
     url = f"/account/people/{o.holder.uid}/authenticators"
@@ -213,8 +219,14 @@ def test_pages_refuse_sponsors_the_person_themselves_and_ra_staff_elsewhere(offi
     assert client.get(url).status_code == 403  # a sponsor: not RA staff
     client.post("/sign-out")
     sign_in(client, o.far_agent.uid)
-    assert client.get(url).status_code == 403
-    assert client.post(f"{url}/{app_id(o)}/remove", {**PRESENT, "in_person": "yes"}).status_code == 403
+    # RA staff elsewhere are told what a user ID nobody has would tell them: not found, never
+    # "forbidden", which would say the person exists
+    hidden, nobody = client.get(url), client.get("/account/people/999999999999/authenticators")
+    assert hidden.status_code == nobody.status_code == 404
+    assert page_text(hidden).replace(o.holder.uid, "999999999999") == page_text(nobody)
+    assert f"No person you can manage has the user ID {o.holder.uid}" in page_text(hidden)
+    removing = client.post(f"{url}/{app_id(o)}/remove", {**PRESENT, "in_person": "yes"})
+    assert removing.status_code == 404 and page_text(removing) == page_text(hidden)
     client.post("/sign-out")
     sign_in(client, o.agent.uid)
     own = client.get(f"/account/people/{o.agent.uid}/authenticators")
