@@ -33,13 +33,24 @@ def find_person(request):
     uid = request.GET.get("uid", "").strip()
     errors = []
     if "uid" in request.GET:
-        if _person(uid) is not None:
+        person = _person(uid) if uid else None
+        if person is not None and _may_open(request.actor, person):
             return redirect(reverse("credentials:person-authenticators", args=[uid]))
         message = ("Enter the person's user ID" if not uid else
-                   f"No person has the user ID {uid}: check the 12 digits on their card or record")
+                   f"No person you can manage has the user ID {uid}: check the 12 digits on their card or record")
         errors = error_summary({"uid": message})
     return render(request, "credentials/find_person.jinja", {"uid": uid, "errors": errors},
                   status=422 if errors else 200)
+
+
+def _may_open(actor, person: Person) -> bool:
+    """Whether the find page goes on to the person's page: one they may manage, or their own (which
+    says why not, DS5). Anyone else is answered as a user ID nobody has."""
+    try:
+        removal.authorise(actor, person)
+    except Forbidden:
+        return actor.kind == "person" and actor.person_id == person.id
+    return True
 
 
 def _allowed_person(request, uid: str):

@@ -185,7 +185,7 @@ def test_pages_find_the_person_list_and_remove_with_an_error_summary(office, cli
     sign_in(client, o.agent.uid)
     assert "User ID" in client.get("/account/people").content.decode()
     missing = client.get("/account/people", {"uid": "999999999999"})
-    assert missing.status_code == 422 and "No person has the user ID 999999999999" in missing.content.decode()
+    assert missing.status_code == 422 and "No person you can manage has the user ID 999999999999" in missing.content.decode()
     found = client.get("/account/people", {"uid": o.holder.uid})
     assert found.url == f"/account/people/{o.holder.uid}/authenticators"
     page = squash(client.get(found.url))
@@ -227,10 +227,16 @@ def test_pages_refuse_sponsors_the_person_themselves_and_ra_staff_elsewhere(offi
     assert f"No person you can manage has the user ID {o.holder.uid}" in page_text(hidden)
     removing = client.post(f"{url}/{app_id(o)}/remove", {**PRESENT, "in_person": "yes"})
     assert removing.status_code == 404 and page_text(removing) == page_text(hidden)
+    # and the find page answers both alike too (it went on to the page only for a person who exists)
+    found_hidden, found_nobody = client.get("/account/people", {"uid": o.holder.uid}), \
+        client.get("/account/people", {"uid": "999999999999"})
+    assert found_hidden.status_code == found_nobody.status_code == 422
+    assert page_text(found_hidden).replace(o.holder.uid, "999999999999") == page_text(found_nobody)
     client.post("/sign-out")
     sign_in(client, o.agent.uid)
     own = client.get(f"/account/people/{o.agent.uid}/authenticators")
     assert own.status_code == 403 and "their own authenticator" in own.content.decode()
+    assert client.get("/account/people", {"uid": o.agent.uid}).url == f"/account/people/{o.agent.uid}/authenticators"
     assert len(removal.authenticators_of(o.holder)) == 2
 
 
