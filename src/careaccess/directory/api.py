@@ -549,11 +549,12 @@ def update_position(request, position_id: int, payload: PositionPatch):
 # --- assignments ---
 
 @router.get("/assignments", response={200: page_of(AssignmentOut), **READ}, tags=["assignments"], summary="List assignments",
-            description="Filter by person (user id), position (id), organisation (code), state, live=true (live today).")
+            description="Filter by person (user id), position (id), organisation (code), state, live=true (live today). "
+                        "Only the assignments of people the token's position may read (as GET /people).")
 def list_assignments(request, filters: Query[AssignmentFilters]):
     organisation = _organisation_field(filters.organisation) if filters.organisation else None
-    _read(request, "assignment", organisation)
-    queryset = _assignments()
+    actor = _read(request, "assignment", organisation)
+    queryset = person_search.about_readable(actor, _assignments(), "assignment.read")
     if filters.person:
         queryset = queryset.filter(person__uid=filters.person.strip())
     if filters.position:
@@ -599,10 +600,11 @@ def update_assignment(request, assignment_id: int, payload: AssignmentPatch):
 # --- accounts ---
 
 @router.get("/accounts", response={200: page_of(AccountOut), **READ}, tags=["accounts"], summary="List accounts",
-            description="Filter by person (user id), service (code) and state.")
+            description="Filter by person (user id), service (code) and state. Only the accounts of people the "
+                        "token's position may read (as GET /people); another's is 404 as one nobody has.")
 def list_accounts(request, filters: Query[AccountFilters]):
-    _read(request, "account")
-    queryset = _accounts()
+    actor = _read(request, "account")
+    queryset = person_search.about_readable(actor, _accounts(), "account.read")
     if filters.person:
         queryset = queryset.filter(person__uid=filters.person.strip())
     if filters.service:
@@ -626,7 +628,9 @@ def create_account(request, payload: AccountIn):
 @router.get("/accounts/{account_id}", response={200: AccountOut, **READ_ONE}, tags=["accounts"], summary="Get an account")
 def get_account(request, account_id: int):
     account = _account(account_id)
-    _read(request, "account")
+    actor = _read(request, "account")
+    if not person_search.about_readable(actor, Account.objects.filter(pk=account.pk), "account.read").exists():
+        raise NotFound(f"no account has the id {account_id}")  # as for one nobody has: nothing told
     return account_out(account)
 
 

@@ -101,8 +101,17 @@ def parse(typed: str) -> Query:
     return Query("name", text, given=" ".join(words[:-1]), family=words[-1])
 
 
-def _placed_in(ids: set[int]) -> Exists:
-    return Exists(Assignment.objects.filter(person_id=OuterRef("pk"), position__organisation_id__in=ids))
+def _placed_in(ids: set[int], person: str = "pk") -> Exists:
+    """Whether the person (the row itself, or the person a row is about: `person="person_id"`)
+    holds or held a position at one of the organisations `ids`."""
+    return Exists(Assignment.objects.filter(person_id=OuterRef(person), position__organisation_id__in=ids))
+
+
+def about_readable(actor: Actor, rows: QuerySet, action: str) -> QuerySet:
+    """`rows` (assignments, accounts: anything with a `person`) narrowed to those about people the
+    actor may take `action` about, by the same rule as reading them."""
+    ids = permissions.covered_organisations(actor, action)
+    return rows if ids is None else rows.filter(_placed_in(ids, "person_id"))
 
 
 def matching(actor: Actor, query: Query | None) -> QuerySet[Person]:

@@ -270,3 +270,29 @@ def test_the_api_and_the_pages_share_one_scope(region):
     assert reports.scope(r.icb_lead_actor) == permissions.covered_organisations(r.icb_lead_actor, "report.read")
     assert len(reports.scope(r.icb_lead_actor)) == 3  # the ICB and its two practices
     assert permissions.covered_organisations(Actor.system("t"), "person.read") is None
+
+
+# --- what is held about them: assignments and accounts ---
+
+def test_assignments_and_accounts_are_listed_only_for_people_the_position_may_read(region):
+    # rules SC8, SC10, DS15: a person's positions and accounts tell as much as the person does
+    r = region
+    portal = services.create_service(SYSTEM, code="notes", name="Notes",
+                                     roles=[{"code": "reader", "name": "Reader"}])
+    hidden = services.create_account(SYSTEM, r.only_b, portal, username="nia", state="active")
+    seen = services.create_account(SYSTEM, r.locum, portal, username="lou", state="active")
+
+    listed = {a["person"] for a in ok(r.sponsor_a.get("/assignments"))["items"]}
+    assert r.only_b.uid not in listed and r.only_c.uid not in listed
+    assert {r.locum.uid, r.leaver.uid} <= listed  # a locum (DS15) and a leaver (SC10) of practice A
+    assert ok(r.sponsor_a.get(f"/assignments?person={r.only_b.uid}"))["items"] == []
+    # the leaver's new position at practice C comes with them: their record is read whole, as on their page
+    assert {a["organisation"] for a in ok(r.sponsor_a.get(f"/assignments?person={r.leaver.uid}"))["items"]} \
+        == {"A11111", "C33333"}
+
+    assert [a["username"] for a in ok(r.sponsor_a.get("/accounts?service=notes"))["items"]] == ["lou"]
+    assert ok(r.sponsor_a.get(f"/accounts/{seen.pk}"))["username"] == "lou"
+    other, nobody = not_found(r.sponsor_a, f"/accounts/{hidden.pk}"), not_found(r.sponsor_a, "/accounts/999999")
+    assert other["detail"] == nobody["detail"].replace("999999", str(hidden.pk))
+    assert {a["username"] for a in ok(r.ra_manager.get("/accounts?service=notes"))["items"]} == {"lou", "nia"}
+    assert ok(r.sponsor_b.get(f"/accounts/{hidden.pk}"))["username"] == "nia"
