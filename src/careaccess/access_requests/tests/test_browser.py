@@ -36,13 +36,8 @@ def with_password(actor) -> Person:
     return person
 
 
-def test_raise_validate_approve_fulfil_a_new_user_then_read_the_two_emails(live_server, page, world, settings,
-                                                                          tmp_path):
-    base = live_server.url
-    requester, validator, approver, fulfiller = (with_password(a) for a in (
-        world.gp.requester, world.gp.validator, world.gp.approver, world.fulfiller))
-    failed = []
-    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 500 else None)
+def signing(page, base: str):
+    """Sign a person in with their password, and out, on the page's own forms."""
 
     def sign_in(who: Person):
         page.goto(f"{base}/sign-in")
@@ -54,6 +49,19 @@ def test_raise_validate_approve_fulfil_a_new_user_then_read_the_two_emails(live_
     def sign_out():
         page.click("button.nhsuk-header__account-button:has-text('Sign out')")
         page.wait_for_url(f"{base}/sign-in")
+
+    return sign_in, sign_out
+
+
+def test_raise_validate_approve_fulfil_a_new_user_then_read_the_two_emails(live_server, page, world, settings,
+                                                                          tmp_path):
+    base = live_server.url
+    requester, validator, approver, fulfiller = (with_password(a) for a in (
+        world.gp.requester, world.gp.validator, world.gp.approver, world.fulfiller))
+    failed = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 500 else None)
+
+    sign_in, sign_out = signing(page, base)
 
     # The sponsor raises it: the home page links "Raise requests"; choose the kind, then the form (SC4).
     sign_in(requester)
@@ -168,16 +176,7 @@ def test_without_javascript_a_new_back_office_member_is_trained_then_fulfils(liv
     failed = []
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 500 else None)
 
-    def sign_in(who: Person):
-        page.goto(f"{base}/sign-in")
-        page.fill("#username", who.uid)
-        page.fill("#password", PASSWORD)
-        page.click("button:has-text('Sign in')")
-        page.wait_for_url(f"{base}/")
-
-    def sign_out():
-        page.click("button.nhsuk-header__account-button:has-text('Sign out')")
-        page.wait_for_url(f"{base}/sign-in")
+    sign_in, sign_out = signing(page, base)
 
     sign_in(requester)
     page.goto(f"{base}/requests/new/new_user?organisation=B86001&service={world.service.code}")
