@@ -15,6 +15,7 @@ from careaccess.api.problems import errors_for
 from careaccess.core import permissions
 from careaccess.core.context import Actor
 from careaccess.core.errors import InvalidInput, NotFound
+from careaccess.directory import person_search
 from careaccess.directory.models import Person, Position, Service
 
 from . import rules, selectors, services
@@ -158,9 +159,17 @@ def _person_field(uid: str, field: str) -> Person:
     return person
 
 
-def _self_or(actor: Actor, person: Person, action: str) -> None:
-    if not (actor.kind == "person" and actor.person_id == person.id):
-        permissions.authorise(actor, action)
+def _readable(actor: Actor, uid: str, *, own_too: bool = False) -> Person:
+    """The person whose identity records the actor asks for: their own (`own_too`), or one their
+    position may read (directory.person_search: who holds or held a position where it covers);
+    anyone else is 404 as a user id nobody has. 403 for those who read identity records nowhere."""
+    person = _person(uid)
+    if own_too and actor.kind == "person" and actor.person_id == person.id:
+        return person
+    permissions.authorise(actor, "identity.read")
+    if person_search.reading(actor, person, "identity.read") is None:
+        raise NotFound(f"no person has the user id {uid}")
+    return person
 
 
 def training_out(t: TrainingRecord) -> dict:
@@ -197,15 +206,13 @@ def verify(request, uid: str, payload: CheckIn):
 
 @router.get("/people/{uid}/checks", response={200: list[CheckOut], **READ}, summary="A person's identity checks")
 def checks(request, uid: str):
-    person = _person(uid)
-    permissions.authorise(_actor(request), "identity.read")
+    person = _readable(_actor(request), uid)
     return [services.check_summary(c) for c in IdentityCheck.objects.filter(person=person).select_related("person")]
 
 
 @router.get("/people/{uid}/assurance", response={200: AssuranceOut, **READ}, summary="Identity assurance level")
 def assurance(request, uid: str):
-    person = _person(uid)
-    _self_or(_actor(request), person, "identity.read")
+    person = _readable(_actor(request), uid, own_too=True)
     check = selectors.latest_check(person)
     level = check.assurance_level if check else 0
     return {"uid": person.uid, "level": level, "assurance": rules.LEVEL_NAMES.get(level, "none"),
@@ -255,8 +262,7 @@ def record_training(request, uid: str, payload: TrainingIn):
 
 @router.get("/people/{uid}/training", response={200: list[TrainingOut], **READ}, summary="A person's training records")
 def training(request, uid: str):
-    person = _person(uid)
-    _self_or(_actor(request), person, "identity.read")
+    person = _readable(_actor(request), uid, own_too=True)
     return [training_out(t) for t in TrainingRecord.objects.filter(person=person).select_related("person", "service")]
 
 
@@ -277,8 +283,12 @@ def appoint(request, payload: AppointmentIn):
 
 @router.get("/ra-agent-appointments", response={200: list[AppointmentOut], **READ}, summary="RA agent appointments")
 def appointments(request, state: str | None = None):
-    permissions.authorise(_actor(request), "identity.read")
+    actor = _actor(request)
+    permissions.authorise(actor, "identity.read")
     queryset = RaAgentAppointment.objects.select_related("person", "assignment__position__organisation")
+    covered = permissions.covered_organisations(actor, "identity.read")
+    if covered is not None:  # appointments to positions where the actor's position covers
+        queryset = queryset.filter(assignment__position__organisation_id__in=covered)
     if state:
         queryset = queryset.filter(state=state)
     return [appointment_out(a) for a in queryset.order_by("training_due_on", "id")[:500]]
