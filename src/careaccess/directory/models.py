@@ -83,7 +83,14 @@ class Person(models.Model):
 
     class Meta:
         ordering = ["family_name", "given_name"]
-        indexes = [models.Index(fields=["family_name", "given_name"], name="person_name")]
+        indexes = [
+            models.Index(fields=["family_name", "given_name"], name="person_name"),
+            # SCIM filters (meta.created, meta.lastModified, active eq false); the folded and
+            # trigram indexes of names, email and uid are in migration 0003.
+            models.Index(fields=["created_at", "uid"], name="person_created"),
+            models.Index(fields=["updated_at", "uid"], name="person_updated"),
+            models.Index(fields=["uid"], condition=~models.Q(status="active"), name="person_not_active"),
+        ]
 
     @property
     def full_name(self) -> str:
@@ -187,6 +194,9 @@ class Position(models.Model):
     class Meta:
         ordering = ["organisation", "name"]
         constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="position_name_unique_in_organisation")]
+        # SCIM Group filters meta.created and meta.lastModified; displayName's are in migration 0003.
+        indexes = [models.Index(fields=["created_at", "id"], name="position_created"),
+                   models.Index(fields=["updated_at", "id"], name="position_updated")]
 
     def __str__(self):
         return f"{self.name} at {self.organisation.code}"

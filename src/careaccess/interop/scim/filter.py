@@ -12,6 +12,19 @@ Grammar (precedence: not > and > or; operators and attribute names are case-inse
 
 Only attributes mapped to indexed columns of the resource can be filtered on; any other raises
 `FilterError` (scimType invalidFilter), as does anything malformed. Nothing is evaluated in Python.
+
+Each comparison is written the way an index serves it (issue 8: at national scale a filter is an
+index range, or a set operation on index scans, not a scan of the directory):
+
+- a case-insensitive string (caseExact false) is compared folded to upper case, byte by byte
+  (`directory.person_search.Folded`, the expression of the directory's folded indexes): `eq` and
+  `sw` are a range of a B-tree index of that expression, `co` and `ew` a PostgreSQL trigram (GIN)
+  index of it. Both sides are folded by the database's UPPER, as Django's `iexact` and `icontains`
+  do, so the answers are theirs;
+- case-exact strings keep Django's lookups, which the column's own indexes serve (`sw`: its
+  `varchar_pattern_ops` index; `co`, `ew`: a trigram index of the column);
+- `or` (outside a `not`) is the union of each side's rows, `pk IN (a UNION ALL b ...)`: each side
+  its own index scan, where an OR of conditions on different tables or joins would be a scan.
 """
 
 from __future__ import annotations
@@ -22,7 +35,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from django.db.models import Q
+from django.db import connection
+from django.db.models import BooleanField, Func, Q, Value
+from django.db.models.functions import Upper
+from django.db.models.lookups import Exact
+
+from careaccess.directory.person_search import Folded
 
 OPERATORS = {"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"}
 MAX_LENGTH = 2000
@@ -205,7 +223,10 @@ class Attr:
     """How one SCIM attribute maps to the database.
 
     kind: "string" (case-insensitive unless case_exact), "bool", "datetime", or "custom" with
-    `build(op, value) -> Q` for attributes that are not one column (e.g. members).
+    `build(op, value) -> Q` for attributes that are not one column (e.g. members);
+    `build_all([(op, value), ...]) -> Q`, when given, builds the comparisons other than eq and ne
+    of one such attribute that an `and` joins as one (userName: `ge ... and lt ...` one range on
+    each of its indexes, not the intersection of two halves of the directory).
     `lower_key`: the column holds a lower-cased copy, so eq/sw on it is an indexed exact lookup.
     """
 
@@ -214,6 +235,7 @@ class Attr:
     case_exact: bool = False
     lower_key: bool = False
     build: Callable[[str, Any], Q] | None = None
+    build_all: Callable[[list[tuple[str, Any]]], Q] | None = None
     to_db: Callable[[Any], Any] | None = None
 
 
@@ -227,6 +249,33 @@ def _datetime(value) -> dt.datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
     return parsed
+
+
+class _Like(Func):
+    """`expression LIKE UPPER(pattern)`: a pattern match on a folded expression, the pattern folded
+    by the same database function (SQLite's LIKE is told its escape character, PostgreSQL's is the
+    backslash already)."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler, connection, **extra):
+        expression, pattern = self.get_source_expressions()
+        sql, params = compiler.compile(expression)
+        pattern_sql, pattern_params = compiler.compile(pattern)
+        escape = " ESCAPE '\\'" if connection.vendor == "sqlite" else ""
+        return f"{sql} LIKE UPPER({pattern_sql}){escape}", (*params, *pattern_params)
+
+
+_PATTERNS = {"co": "%{}%", "sw": "{}%", "ew": "%{}"}
+
+
+def _folded_q(col: str, op: str, value: str) -> Q:
+    """A case-insensitive comparison as the folded indexes serve it (eq, ne, co, sw, ew)."""
+    if op in ("eq", "ne"):
+        q = Q(Exact(Folded(col), Upper(Value(value))))
+        return q if op == "eq" else ~q
+    pattern = _PATTERNS[op].format(connection.ops.prep_for_like_query(value))
+    return Q(_Like(Folded(col), Value(pattern)))
 
 
 def _column_q(attr: Attr, path: str, op: str, value) -> Q:
@@ -261,6 +310,8 @@ def _column_q(attr: Attr, path: str, op: str, value) -> Q:
         value, exact = value.lower(), True
     else:
         exact = attr.case_exact
+    if not exact and op in ("eq", "ne", "co", "sw", "ew"):
+        return _folded_q(col, op, value)
     lookup = {
         "eq": "" if exact else "__iexact",
         "ne": "" if exact else "__iexact",
@@ -273,8 +324,20 @@ def _column_q(attr: Attr, path: str, op: str, value) -> Q:
     return ~q if op == "ne" else q
 
 
-def to_q(node, attributes: dict[str, Attr], schema_urns: tuple[str, ...] = (), prefix: str = "") -> Q:
-    """The Q for a parsed filter; `attributes` maps lower-cased attribute paths to columns."""
+def _arms(node, kind) -> list:
+    return _arms(node.left, kind) + _arms(node.right, kind) if isinstance(node, kind) else [node]
+
+
+def to_q(node, attributes: dict[str, Attr], schema_urns: tuple[str, ...] = (), prefix: str = "", *,
+         model=None, negated: bool = False) -> Q:
+    """The Q for a parsed filter; `attributes` maps lower-cased attribute paths to columns.
+
+    With `model` (the resource's model), an `or` that no `not` encloses is `pk IN (the union of
+    each side's rows)`. Under a `not` it stays an OR: its complement is wanted, which the union
+    would not give where a side compares NULL (Django's negation keeps those rows)."""
+
+    def sub(inner, *, prefix=prefix, negated=negated) -> Q:
+        return to_q(inner, attributes, schema_urns, prefix, model=model, negated=negated)
 
     def resolve(path: str) -> tuple[str, Attr]:
         name = path
@@ -292,15 +355,33 @@ def to_q(node, attributes: dict[str, Attr], schema_urns: tuple[str, ...] = (), p
         return prefix + name, attr
 
     if isinstance(node, And):
-        return to_q(node.left, attributes, schema_urns, prefix) & to_q(node.right, attributes, schema_urns, prefix)
+        together: dict[int, tuple[Attr, list]] = {}
+        q = Q()
+        for arm in _arms(node, And):
+            if isinstance(arm, Compare) and arm.op not in ("eq", "ne"):
+                attr = resolve(arm.path)[1]
+                if attr.build_all is not None:
+                    together.setdefault(id(attr), (attr, []))[1].append((arm.op, arm.value))
+                    continue
+            q &= sub(arm)
+        for attr, conditions in together.values():
+            q &= attr.build_all(conditions)
+        return q
     if isinstance(node, Or):
-        return to_q(node.left, attributes, schema_urns, prefix) | to_q(node.right, attributes, schema_urns, prefix)
+        arms = [sub(arm) for arm in _arms(node, Or)]
+        if model is None or negated:
+            q = arms[0]
+            for arm in arms[1:]:
+                q |= arm
+            return q
+        rows = [model.objects.filter(arm).order_by().values("pk") for arm in arms]
+        return Q(pk__in=rows[0].union(*rows[1:], all=True))
     if isinstance(node, Not):
-        return ~to_q(node.inner, attributes, schema_urns, prefix)
+        return ~sub(node.inner, negated=True)
     if isinstance(node, ValuePath):
         if prefix:
             raise FilterError("a value filter '[...]' cannot be nested inside another")
-        return to_q(node.inner, attributes, schema_urns, prefix=node.path + ".")
+        return sub(node.inner, prefix=node.path + ".")
     if isinstance(node, Present):
         path, attr = resolve(node.path)
         if attr.build is not None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from careaccess.core import clock, permissions, sql
@@ -113,6 +114,7 @@ def _lowered(doc: dict) -> dict:
 
 class UserResource:
     name = "User"
+    model = Person
     endpoint = "Users"
     core = schema.USER
     extensions = {schema.ENTERPRISE: schema.ENTERPRISE_ATTRIBUTES}
@@ -122,9 +124,10 @@ class UserResource:
 
     # --- reading ---
 
-    # The columns a User is rendered from: rows, not models (a page is read with `values()`).
-    FIELDS = ("id", "uid", "given_name", "family_name", "email", "phone", "status", "created_at", "updated_at",
-              "scim__user_name", "scim__external_id")
+    # The columns a User is rendered from (with the SCIM link's userName and externalId, `rows`):
+    # rows, not models (a page is read with `values()`).
+    COLUMNS = ("id", "uid", "given_name", "family_name", "email", "phone", "status", "created_at", "updated_at")
+    _SCIM = ScimUser.objects.filter(person=OuterRef("pk"))
 
     @staticmethod
     def queryset() -> QuerySet[Person]:
@@ -147,8 +150,21 @@ class UserResource:
         return person
 
     @classmethod
+    def rows(cls, queryset) -> QuerySet:
+        """The page's rows. The SCIM userName and externalId are subqueries, not a join: the
+        database reads them for the rows of the page only, after the ORDER BY and LIMIT, where a
+        join is planned for every match (a hash join reading every SCIM link, for a filter that
+        matches a thousand people). A query that joins the SCIM link already (`userName eq`, a sort
+        by userName) reads them from that join."""
+        if ScimUser._meta.db_table in queryset.query.alias_map:
+            return queryset.values(*cls.COLUMNS, scim_user_name=F("scim__user_name"),
+                                   scim_external_id=F("scim__external_id"))
+        return queryset.values(*cls.COLUMNS, scim_user_name=Subquery(cls._SCIM.values("user_name")),
+                               scim_external_id=Subquery(cls._SCIM.values("external_id")))
+
+    @classmethod
     def fetch(cls, queryset) -> list[dict]:
-        return list(queryset.values(*cls.FIELDS))
+        return list(cls.rows(queryset))
 
     @classmethod
     def documents(cls, rows: list[dict], base: str) -> list[tuple[dict, list[str]]]:
@@ -161,9 +177,9 @@ class UserResource:
         """`live`: the person's rows from `_live_positions`, in the order of their assignments."""
         uid = row["uid"]
         doc = {"schemas": [schema.USER, schema.ENTERPRISE], "id": uid}
-        if row["scim__external_id"]:
-            doc["externalId"] = row["scim__external_id"]
-        doc["userName"] = uid if row["scim__user_name"] is None else row["scim__user_name"]
+        if row["scim_external_id"]:
+            doc["externalId"] = row["scim_external_id"]
+        doc["userName"] = uid if row["scim_user_name"] is None else row["scim_user_name"]
         doc["name"] = {"givenName": row["given_name"], "familyName": row["family_name"]}
         doc["displayName"] = f"{row['given_name']} {row['family_name']}"
         doc["active"] = row["status"] == Person.Status.ACTIVE
@@ -194,29 +210,40 @@ class UserResource:
         return _finish(doc, {"resourceType": "User", "created": _iso(row["created_at"]),
                              "lastModified": _iso(row["updated_at"]), "location": f"{base}/Users/{uid}"})
 
+    _USER_NAME_LOOKUPS = {"eq": "", "ne": "", "co": "__contains", "sw": "__startswith", "ew": "__endswith",
+                          "gt": "__gt", "ge": "__gte", "lt": "__lt", "le": "__lte"}
+
     @staticmethod
     def _user_name_q(op, value) -> Q:
         if op == "pr":
             return Q()
         if not isinstance(value, str):
             raise ScimError(400, "invalidFilter", "userName is a string: compare it with a \"string\"")
-        key = value.lower()
-        lookup = {"eq": "", "ne": "", "co": "__contains", "sw": "__startswith", "ew": "__endswith",
-                  "gt": "__gt", "ge": "__gte", "lt": "__lt", "le": "__lte"}[op]
-        # The people whose SCIM userName key matches, and those without one whose uid does: each an
-        # indexed lookup (eq, sw and the ranges) on its own table, not an OR across a join that no
-        # index serves.
-        linked = ScimUser.objects.filter(**{f"user_name_key{lookup}": key}).values("person_id")
         if op == "eq":
             # The hot path (a client looking a user up). The key is unique: a scalar subquery, so the
             # database ORs two index lookups on the person (a bitmap OR); it plans in about half the
             # time of the union below. COALESCE: no such key must compare false, not NULL, or
             # `not (userName eq ...)` would match nobody.
+            linked = ScimUser.objects.filter(user_name_key=value.lower()).values("person_id")
             return Q(pk=Coalesce(Subquery(linked), 0)) | Q(uid=value, scim__isnull=True)
-        unprovisioned = ~Exists(ScimUser.objects.filter(person=OuterRef("pk")))
-        unlinked = Person.objects.filter(unprovisioned, **{f"uid{lookup}": value}).order_by().values("id")
-        q = Q(pk__in=linked.union(unlinked, all=True))
+        q = UserResource._user_names_q([("eq" if op == "ne" else op, value)])
         return ~q if op == "ne" else q
+
+    @staticmethod
+    def _user_names_q(conditions: list[tuple[str, Any]]) -> Q:
+        """The people whose userName meets every (operator, value): those whose SCIM userName key
+        does, and those without one whose uid does, each an index scan (eq, sw and the ranges a
+        B-tree range, co and ew a trigram index) on its own table, not an OR across a join that no
+        index serves. Several conditions (`userName ge "a" and userName lt "b"`) narrow each side."""
+        linked = ScimUser.objects.all()
+        unlinked = Person.objects.filter(~Exists(ScimUser.objects.filter(person=OuterRef("pk"))))
+        for op, value in conditions:
+            if not isinstance(value, str):
+                raise ScimError(400, "invalidFilter", "userName is a string: compare it with a \"string\"")
+            lookup = UserResource._USER_NAME_LOOKUPS[op]
+            linked = linked.filter(**{f"user_name_key{lookup}": value.lower()})
+            unlinked = unlinked.filter(**{f"uid{lookup}": value})
+        return Q(pk__in=linked.values("person_id").union(unlinked.order_by().values("id"), all=True))
 
     @staticmethod
     def _active_q(op, value) -> Q:
@@ -236,7 +263,7 @@ class UserResource:
 
     filters = {
         "id": Attr("uid", case_exact=True),
-        "username": Attr(build=_user_name_q.__func__),
+        "username": Attr(build=_user_name_q.__func__, build_all=_user_names_q.__func__),
         "externalid": Attr("scim__external_id", case_exact=True),
         "name.givenname": Attr("given_name"),
         "name.familyname": Attr("family_name"),
@@ -347,6 +374,7 @@ class UserResource:
 
 class GroupResource:
     name = "Group"
+    model = Position
     endpoint = "Groups"
     core = schema.GROUP
     extensions = {schema.POSITION: schema.POSITION_ATTRIBUTES}
@@ -498,10 +526,13 @@ class GroupResource:
             if organisation is None:
                 raise ScimError(400, "invalidValue", f"no organisation has the code {code}")
         else:
-            grant = permissions.find_grant(actor, "position.create")
-            if grant is None:
+            # The acting position's organisation: the position that allows the actor to create
+            # positions (Forbidden when none does, as create_position would answer).
+            acting = permissions.authorise(actor, "position.create")
+            organisation = (Organisation.objects.filter(positions__assignments=acting.assignment_id).first()
+                            if acting.assignment_id is not None else None)
+            if organisation is None:
                 raise ScimError(400, "invalidValue", f"give {schema.POSITION}:organisationCode: the organisation of the position")
-            organisation = Organisation.objects.get(pk=grant.organisation_id)
         people = cls._people(values["members"])
         position = services.create_position(actor, organisation, name=values["name"])
         for person in people:

@@ -242,7 +242,8 @@ def _filtered(resource, params: dict):
         if not isinstance(text, str):
             raise ScimError(400, "invalidFilter", "filter must be a string")
         try:
-            queryset = queryset.filter(to_q(parse(text), resource.filters, (resource.core, *resource.extensions)))
+            queryset = queryset.filter(to_q(parse(text), resource.filters, (resource.core, *resource.extensions),
+                                            model=resource.model))
         except FilterError as exc:
             raise ScimError(400, "invalidFilter", str(exc)) from None
     sort_by = params.get("sortBy")

@@ -166,6 +166,22 @@ def test_group_membership_creates_and_ends_assignments(client, world):
     assert [g["id"] for g in filtered.json()["Resources"]] == [group["id"]]
 
 
+def test_a_group_without_an_organisation_code_belongs_to_the_acting_position(client, world):
+    """permissions.authorise names the position that allows creating positions: its organisation
+    is the new position's. Someone no position allows is refused as create_position refuses them."""
+    agent = testing.staff(world.practice, "ra_agent", given_name="Rita", family_name="Agent")
+    agent_token = token_for(person=Person.objects.get(pk=agent.person_id))
+    for secret, organisation in ((world.manager_token, world.icb), (agent_token, world.practice)):
+        response = call(client, "post", "/Groups", secret, {"schemas": [schema.GROUP], "displayName": "Receptionist"})
+        assert response.status_code == 201, response.content
+        assert response.json()[schema.POSITION]["organisationCode"] == organisation.code
+    auditor = testing.staff(world.practice, "auditor", given_name="Aud", family_name="Itor")
+    auditor_token = token_for(person=Person.objects.get(pk=auditor.person_id))
+    positions = Position.objects.count()
+    body = scim_error(call(client, "post", "/Groups", auditor_token, {"schemas": [schema.GROUP], "displayName": "X"}), 403)
+    assert "position create" in body["detail"] and Position.objects.count() == positions
+
+
 def test_writes_that_break_rules_are_refused_and_change_nothing(client, world):
     # A sponsor at the practice may not create positions nor place people in positions that are not
     # assignable by sponsors (SC5, SC8); an RA manager cannot place anyone in a closed organisation.
