@@ -288,7 +288,7 @@ def explain_scim(people: int) -> dict:
     for label, text in (("eq provisioned userName", f'userName eq "USER.{UID_BASE + 10 * (people // 20)}@example.nhs.uk"'),
                         ("eq user id", f'userName eq "{UID_BASE + people // 2 + 1}"'),
                         ("sw userName prefix", f'userName sw "user.{(UID_BASE + people // 2) // 10000}"')):
-        queryset = _filtered(UserResource, {"filter": text})[:101].values(*UserResource.FIELDS)
+        queryset = UserResource.rows(_filtered(UserResource, {"filter": text})[:101])
         sql, params = queryset.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql, params)
