@@ -9,7 +9,8 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 
-from careaccess.core.audit.models import Entry, Head
+from careaccess.api.testing import ledger_size
+from careaccess.core.audit.models import Entry
 from careaccess.core.outbox import delivery
 from careaccess.core.outbox.models import Message
 from careaccess.credentials import policy, services, testing
@@ -21,10 +22,6 @@ from careaccess.web.tests.conftest import PASSWORD, sign_in, squash
 pytestmark = pytest.mark.django_db
 NEW_PIN = "97531864"
 DAY = dt.timedelta(days=1)
-
-
-def ledger_size() -> int:
-    return Head.objects.get(id=1).size
 
 
 def with_password(person: Person) -> Person:
