@@ -36,6 +36,16 @@ def with_password(actor) -> Person:
     return person
 
 
+def confirm_approval(page):
+    """The approver's CC9 confirmations on a request's page: least role, told not to view their own
+    records, IG training current (1 March 2026)."""
+    page.check("#approve-least_role")
+    page.check("#approve-told_not_to_view_own_records")
+    page.fill("#approve-ig_training_on_day", "1")
+    page.fill("#approve-ig_training_on_month", "3")
+    page.fill("#approve-ig_training_on_year", "2026")
+
+
 def signing(page, base: str):
     """Sign a person in with their password, and out, on the page's own forms."""
 
@@ -109,11 +119,7 @@ def test_raise_validate_approve_fulfil_a_new_user_then_read_the_two_emails(live_
     # The authoriser approves with the CC9 confirmations.
     sign_in(approver)
     page.goto(f"{base}/requests/{reference}")
-    page.check("#approve-least_role")
-    page.check("#approve-told_not_to_view_own_records")
-    page.fill("#approve-ig_training_on_day", "1")
-    page.fill("#approve-ig_training_on_month", "3")
-    page.fill("#approve-ig_training_on_year", "2026")
+    confirm_approval(page)
     page.screenshot(path="/tmp/requests-approve.png", full_page=True)
     page.click("#do-approve")
     page.wait_for_url(f"{base}/requests/{reference}")
@@ -207,11 +213,7 @@ def test_without_javascript_a_new_back_office_member_is_trained_then_fulfils(liv
 
     sign_in(approver)
     page.goto(f"{base}/requests/{reference}")
-    page.check("#approve-least_role")
-    page.check("#approve-told_not_to_view_own_records")
-    page.fill("#approve-ig_training_on_day", "1")
-    page.fill("#approve-ig_training_on_month", "3")
-    page.fill("#approve-ig_training_on_year", "2026")
+    confirm_approval(page)
     page.click("#do-approve")
     page.wait_for_url(f"{base}/requests/{reference}")
     assert page.locator("#state").inner_text().strip() == "Approved (with the back office)"
