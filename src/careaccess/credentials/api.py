@@ -251,8 +251,8 @@ def sign_in(request, payload: SignInIn):
 
 @router.get("/misuse-reports", response={200: list[MisuseOut], **READ}, summary="Open misuse reports")
 def open_misuse(request):
-    permissions.authorise(_actor(request), "card.misuse_decide")
-    return [misuse_out(r) for r in selectors.open_misuse_reports().order_by("reported_at", "id")[:500]]
+    actor = permissions.authorise(_actor(request), "card.misuse_decide")
+    return [misuse_out(r) for r in selectors.open_misuse_reports(actor).order_by("reported_at", "id")[:500]]
 
 
 @router.post("/misuse-reports/{report_id}/decision", response={200: MisuseOut, **WRITE_ONE},

@@ -1,7 +1,8 @@
 """The RA manager decides reports of smartcard misuse (SC3) and the loss or theft checks a
 cancellation opens (SC6): the open reports, and one report's decision — no action, suspend or
 revoke the card's access — with the reason (`services.decide_misuse`, audited). Who may decide is
-the service's question, as the API's list and decision ask it (`card.misuse_decide`)."""
+the service's question, as the API's list and decision ask it (`card.misuse_decide`), for reports
+about holders their position covers: a report about anyone else is as one nobody made (404)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from careaccess.core.errors import CareAccessError
+from careaccess.directory.person_search import about_readable
 from careaccess.web import auth as web_auth
 from careaccess.web.forms import error_summary
 
@@ -31,7 +33,7 @@ DECIDED = "careaccess.cards.decided"  # session: the report just decided, for th
 @never_cache
 @require_GET
 def misuse_reports(request):
-    reports = list(selectors.open_misuse_reports().order_by("reported_at", "id")[:500])
+    reports = list(selectors.open_misuse_reports(request.actor).order_by("reported_at", "id")[:500])
     decided_id = request.session.pop(DECIDED, None)
     decided = MisuseReport.objects.select_related("card__person").filter(id=decided_id).first() if decided_id else None
     return render(request, "credentials/ra_misuse_reports.jinja", {"reports": reports, "decided": decided})
@@ -41,7 +43,9 @@ def misuse_reports(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def decide_misuse(request, report_id: int):
-    report = MisuseReport.objects.select_related("card__person", "card__certificate").filter(id=report_id).first()
+    reports = about_readable(request.actor, MisuseReport.objects.select_related("card__person", "card__certificate"),
+                             "card.misuse_decide", "card__person_id")
+    report = reports.filter(id=report_id).first()  # one beyond the actor's positions is as one nobody made
     if report is None:
         return render(request, "credentials/ra_card_unknown.jinja", {
             "message": f"No misuse report has the number {report_id}"}, status=404)

@@ -29,5 +29,9 @@ def latest_crl() -> CrlIssue | None:
     return CrlIssue.objects.order_by("-id").first()
 
 
-def open_misuse_reports() -> QuerySet[MisuseReport]:
-    return MisuseReport.objects.filter(outcome=MisuseReport.Outcome.OPEN).select_related("card__person")
+def open_misuse_reports(actor) -> QuerySet[MisuseReport]:
+    """The open reports the actor may decide: about holders their position covers (SC3, SC10)."""
+    from careaccess.directory.person_search import about_readable
+
+    reports = MisuseReport.objects.filter(outcome=MisuseReport.Outcome.OPEN).select_related("card__person")
+    return about_readable(actor, reports, "card.misuse_decide", "card__person_id")

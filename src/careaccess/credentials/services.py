@@ -30,6 +30,7 @@ from careaccess.core.context import Actor
 from careaccess.core.errors import CareAccessError, Conflict, Forbidden, InvalidInput, NotFound
 from careaccess.core.outbox.services import enqueue
 from careaccess.directory.models import Account, Assignment, Organisation, Person
+from careaccess.directory.person_search import about_readable
 from careaccess.directory.selectors import live_assignment_filter
 
 from . import pki, policy, rules
@@ -557,6 +558,10 @@ def decide_misuse(actor: Actor, report: MisuseReport | int, *, outcome: str, rea
     report = MisuseReport.objects.select_for_update().filter(id=report_id).first()
     if report is None:
         raise NotFound(f"no misuse report has the id {report_id}")
+    permissions.authorise(actor, "card.misuse_decide")
+    if not about_readable(actor, MisuseReport.objects.filter(id=report_id), "card.misuse_decide",
+                          "card__person_id").exists():
+        raise NotFound(f"no misuse report has the id {report_id}")  # about a holder beyond the actor's positions
     choices = (MisuseReport.Outcome.NO_ACTION, MisuseReport.Outcome.SUSPENDED, MisuseReport.Outcome.REVOKED)
     errors = {}
     if outcome not in choices:

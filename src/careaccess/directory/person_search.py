@@ -107,11 +107,11 @@ def _placed_in(ids: set[int], person: str = "pk") -> Exists:
     return Exists(Assignment.objects.filter(person_id=OuterRef(person), position__organisation_id__in=ids))
 
 
-def about_readable(actor: Actor, rows: QuerySet, action: str) -> QuerySet:
-    """`rows` (assignments, accounts: anything with a `person`) narrowed to those about people the
-    actor may take `action` about, by the same rule as reading them."""
+def about_readable(actor: Actor, rows: QuerySet, action: str, person: str = "person_id") -> QuerySet:
+    """`rows` (assignments, accounts: anything about a person, named by the field `person`) narrowed
+    to those about people the actor may take `action` about, by the same rule as reading them."""
     ids = permissions.covered_organisations(actor, action)
-    return rows if ids is None else rows.filter(_placed_in(ids, "person_id"))
+    return rows if ids is None else rows.filter(_placed_in(ids, person))
 
 
 def matching(actor: Actor, query: Query | None) -> QuerySet[Person]:

@@ -9,9 +9,9 @@ import pytest
 from cryptography import x509
 
 from careaccess.core.audit.models import Entry, Head
-from careaccess.core.errors import Forbidden, InvalidInput
+from careaccess.core.errors import Forbidden, InvalidInput, NotFound
 from careaccess.core.outbox.models import Message
-from careaccess.credentials import services, testing
+from careaccess.credentials import selectors, services, testing
 from careaccess.credentials.models import Card, Certificate, CrlIssue, MisuseReport, UnlockCode
 from careaccess.directory import services as directory_services
 from careaccess.directory import testing as directory_testing
@@ -369,6 +369,22 @@ def test_misuse_can_suspend_or_revoke_the_card_with_the_reason(card, world):
     assert entry.reason == "misuse confirmed by the Caldicott Guardian"
     with pytest.raises(services.Refused, match="misuse"):
         services.replace_card(world.agent, card, reason="other", note="wants a new one")
+
+
+def test_misuse_is_decided_by_an_ra_manager_whose_position_covers_the_holder(card, world):
+    # rule SC3 with SC10: a report about a holder is for the RA managers over their organisations;
+    # to any other it is as a report nobody made, listed nowhere
+    other_icb = directory_testing.organisation("QXX", kind="icb", oversees_descendants=True)
+    far_manager = directory_testing.staff(other_icb, "ra_manager", given_name="Fay", family_name="Faraway")
+    report = services.report_misuse(world.sponsor, card, description="looked up a neighbour's record")
+    assert report in selectors.open_misuse_reports(world.manager)
+    assert report not in selectors.open_misuse_reports(far_manager)
+    size = ledger_size()
+    with pytest.raises(NotFound, match=f"no misuse report has the id {report.id}"):
+        services.decide_misuse(far_manager, report, outcome="revoked", reason="confirmed")
+    card.refresh_from_db()
+    assert card.state == Card.State.ACTIVE and ledger_size() == size
+    services.decide_misuse(world.manager, report, outcome="no_action", reason="a colleague's check, agreed")
 
 
 # --- self-service unlock (DS9) ---
