@@ -260,7 +260,11 @@ def _finish_rotation(new_id: str) -> bool:
     True when the key file holds `new_id`. The old private key is overwritten: a retired key signs
     nothing more."""
     staged = _staged_path(new_id)
-    if staged.exists() and key_id_of(_read_private(staged).public_key()) == new_id:
+    try:
+        ready = key_id_of(_read_private(staged).public_key()) == new_id
+    except FileNotFoundError:
+        ready = False  # none staged, or another process finished it first
+    if ready:
         _write_key_list()
         try:
             os.replace(staged, key_path())
@@ -283,6 +287,13 @@ def rotate_key(actor: Actor) -> tuple[str, str, Checkpoint]:
     new_id = key_id_of(new.public_key())
     staged = _staged_path(new_id)
     os.replace(_private_temp(staged.parent, new), staged)  # not the key file until committed
+    committed = False
+
+    def finish() -> None:
+        nonlocal committed
+        committed = True  # from here the staged key is the ledger's current one: never delete it
+        _finish_rotation(new_id)
+
     try:
         sequence()
         with transaction.atomic():
@@ -298,9 +309,12 @@ def rotate_key(actor: Actor) -> tuple[str, str, Checkpoint]:
                           after={"key_id": new_id, "valid_from": valid_from, "endorsement": endorsement})
             sequence()  # PostgreSQL: places the rotation's entry, so the new key's first checkpoint covers it
             checkpoint = _make(_head(lock=True), (new, new_id))
-            transaction.on_commit(lambda: _finish_rotation(new_id))
+            # robust: a key file that cannot be written now is moved by the next checkpoint
+            # (_current_signing_key); the rotation itself has committed.
+            transaction.on_commit(finish, robust=True)
     except BaseException:
-        staged.unlink(missing_ok=True)
+        if not committed:
+            staged.unlink(missing_ok=True)
         raise
     return old_id, new_id, checkpoint
 

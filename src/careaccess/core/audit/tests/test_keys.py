@@ -149,6 +149,26 @@ def test_an_interrupted_rotation_is_finished_by_the_next_checkpoint(key_file):
     assert v.verify().ok
 
 
+def test_a_key_file_that_cannot_be_written_after_the_commit_keeps_the_new_key(
+        key_file, monkeypatch, django_capture_on_commit_callbacks):
+    # rule PP9: the rotation committed, so its new private key is the ledger's current one; a key
+    # list that cannot be written then must not delete it: the next checkpoint finishes the move
+    ensure(2)
+    checkpoints.make_checkpoint()
+    real = checkpoints._write_key_list
+
+    def disk_full():
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoints, "_write_key_list", disk_full)
+    with django_capture_on_commit_callbacks(execute=True):
+        _, current, _ = checkpoints.rotate_key(ACTOR)  # the failure is logged, not raised: it committed
+    assert checkpoints._staged_path(current).exists() and checkpoints.key_id() != current
+    monkeypatch.setattr(checkpoints, "_write_key_list", real)
+    assert checkpoints.make_checkpoint().key_id == current == checkpoints.key_id()
+    assert v.verify().ok
+
+
 def test_a_key_file_that_is_not_the_current_key_signs_nothing(rotated, key_file):
     from cryptography.hazmat.primitives import serialization
 
