@@ -196,6 +196,28 @@ def find_grant(actor: Actor, action: str, organisation=None, capabilities: Itera
     return _holding_grant(actor, needed(action, capabilities), organisation)
 
 
+def _acting(actor: Actor, grant: Grant) -> Actor:
+    return dataclasses.replace(actor, assignment_id=grant.assignment_id, position_label=grant.position_label)
+
+
+def first_covering(actor: Actor, action: str, organisations: list) -> tuple[Actor, object] | None:
+    """The first of `organisations` where the actor may take `action`, with the actor acting in the
+    position that allows it there; None when at none. One read of the actor's grants for all of
+    them (`can` in a loop reads them once per organisation)."""
+    if not organisations:
+        return None
+    if actor.kind in ("system", "service"):
+        return (actor, organisations[0]) if can(actor, action) else None
+    wanted = needed(action)
+    held = [g for g in grants(actor.person_id, actor.assignment_id) if g.capabilities & wanted] \
+        if wanted and actor.kind == "person" and actor.person_id is not None else []
+    for organisation in organisations:
+        for grant in held:
+            if covers(grant, organisation):
+                return _acting(actor, grant), organisation
+    return None
+
+
 def holds(actor: Actor, capabilities: Iterable[str], organisation=None) -> bool:
     """Does a person hold one of `capabilities` at the organisation (their own position or one
     overseeing it)? A capability, not an action: the system actor and services hold none."""
@@ -285,7 +307,7 @@ def authorise(actor: Actor, action: str, organisation=None, *, capabilities: Ite
         roles = " or ".join(sorted(c.replace("_", " ") for c in wanted)) or "a capability nobody has here"
         raise Forbidden(f"{actor.label} may not {doing or action.replace('.', ' ').replace('_', ' ')}{where}: "
                         f"that needs a live position{' there' if organisation is not None else ''} as {roles}")
-    return dataclasses.replace(actor, assignment_id=grant.assignment_id, position_label=grant.position_label)
+    return _acting(actor, grant)
 
 
 def capabilities(actor: Actor) -> dict[str, list[Grant]]:

@@ -131,10 +131,7 @@ def matching(actor: Actor, query: Query | None) -> QuerySet[Person]:
         if query.given:
             given = fold(query.given)
             people = people.filter(given_key__gte=given, given_key__lt=_after_prefix(given))
-    ids = permissions.covered_organisations(actor, READ)
-    if ids is not None:
-        people = people.filter(_placed_in(ids))
-    return people.order_by("family_key", "given_key", "id")
+    return about_readable(actor, people, READ, "pk").order_by("family_key", "given_key", "id")
 
 
 @dataclass
@@ -212,9 +209,9 @@ def reading(actor: Actor, person: Person, action: str = READ) -> Reading | None:
     """May the actor take `action` (person.read, audit.read, ...) about this person: at one of the
     organisations where they hold or held a position, or anywhere when they were never placed?"""
     organisations = list(Organisation.objects.filter(positions__assignments__person=person).distinct().order_by("id"))
-    for organisation in organisations:
-        if permissions.can(actor, action, organisation):
-            return Reading(person, permissions.authorise(actor, action, organisation), organisation)
+    found = permissions.first_covering(actor, action, organisations)
+    if found is not None:
+        return Reading(person, *found)
     if not organisations and permissions.covered_organisations(actor, action) is None:
         return Reading(person, permissions.authorise(actor, action), None)
     return None

@@ -163,3 +163,22 @@ def test_covered_organisations_is_none_only_where_every_organisation_is_covered(
                                    testing.position(organisation, f"Auditor {organisation.code}", capabilities=["auditor"]))
     assert permissions.covered_organisations(permissions.actor_for_person(everywhere), "report.read") is None
     assert permissions.covered_organisations(permissions.actor_for_person(everywhere), "card.issue") == set()
+
+
+def test_first_covering_is_the_first_organisation_allowed_with_one_read_of_the_grants(tree):
+    # rule SC8: where a person may act comes from their positions; asked for a list of organisations
+    # (a person's sites) at the cost of one question, not one per organisation
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    icb, practice, other = tree
+    sponsor = testing.staff(practice, "sponsor")
+    with CaptureQueriesContext(connection) as queries:
+        assert permissions.first_covering(sponsor, "person.read", [other, icb]) is None
+    assert len(queries) == 1
+    acting, where = permissions.first_covering(sponsor, "person.read", [other, practice, icb])
+    assert where == practice and acting == permissions.authorise(sponsor, "person.read", practice)
+    manager = testing.staff(icb, "ra_manager")  # oversees the practices
+    assert permissions.first_covering(manager, "person.read", [other, practice])[1] == other
+    assert permissions.first_covering(Actor.system("t"), "person.read", [other])[1] == other
+    assert permissions.first_covering(sponsor, "person.read", []) is None
