@@ -273,8 +273,7 @@ def _clean_service_role(service: Service | None, position: Position | None, code
         names = ", ".join(f"{name} ({role})" for role, name in offered.items()) or "(none)"
         raise InvalidInput({"service_role": f"{service.name} offers the roles {names}; choose one of them"})
     if position is not None and not position.service_roles.filter(service=service, code=code).exists():
-        role = service.roles.get(code=code).name
-        raise InvalidInput({"service_role": f"the position {position.name} does not give the {role} role on "
+        raise InvalidInput({"service_role": f"the position {position.name} does not give the {offered[code]} role on "
                                             f"{service.name}: choose a position that gives it, or ask your RA to set "
                                             f"one up (access comes only through positions, rule SC8)"})
     return code

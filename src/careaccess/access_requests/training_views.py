@@ -61,7 +61,6 @@ def record(request, uid: str):
     person = _person(request, uid)
     active = list(Service.objects.filter(status=Service.Status.ACTIVE).order_by("name"))
     form = TrainingForm(request.POST or None, services_=active)
-    status = 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         service = next((s for s in active if s.code == data["service"]), None)
@@ -79,4 +78,4 @@ def record(request, uid: str):
     return render(request, "requests/training.jinja", {
         "person": person, "form": form, "errors": error_list(form) if form.is_bound else [],
         "records": identity_selectors.actioning_training(person), "flash": request.session.pop(FLASH, None),
-    }, status=status)
+    }, status=422 if form.errors else 200)

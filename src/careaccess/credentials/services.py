@@ -555,13 +555,12 @@ def report_misuse(actor: Actor, card: Card | str, *, description: str) -> Misuse
 def decide_misuse(actor: Actor, report: MisuseReport | int, *, outcome: str, reason: str) -> MisuseReport:
     """An RA manager decides: no action, suspend the card's access, or revoke it (SC3)."""
     report_id = report.id if isinstance(report, MisuseReport) else int(report)
-    report = MisuseReport.objects.select_for_update().filter(id=report_id).first()
+    permissions.authorise(actor, "card.misuse_decide")
+    # One about a holder beyond the actor's positions is as one nobody made.
+    report = about_readable(actor, MisuseReport.objects.select_for_update(of=("self",)).filter(id=report_id),
+                            "card.misuse_decide", "card__person_id").first()
     if report is None:
         raise NotFound(f"no misuse report has the id {report_id}")
-    permissions.authorise(actor, "card.misuse_decide")
-    if not about_readable(actor, MisuseReport.objects.filter(id=report_id), "card.misuse_decide",
-                          "card__person_id").exists():
-        raise NotFound(f"no misuse report has the id {report_id}")  # about a holder beyond the actor's positions
     choices = (MisuseReport.Outcome.NO_ACTION, MisuseReport.Outcome.SUSPENDED, MisuseReport.Outcome.REVOKED)
     errors = {}
     if outcome not in choices:

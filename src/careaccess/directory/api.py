@@ -627,10 +627,10 @@ def create_account(request, payload: AccountIn):
 
 @router.get("/accounts/{account_id}", response={200: AccountOut, **READ_ONE}, tags=["accounts"], summary="Get an account")
 def get_account(request, account_id: int):
-    account = _account(account_id)
     actor = _read(request, "account")
-    if not person_search.about_readable(actor, Account.objects.filter(pk=account.pk), "account.read").exists():
-        raise NotFound(f"no account has the id {account_id}")  # as for one nobody has: nothing told
+    account = person_search.about_readable(actor, _accounts(), "account.read").filter(pk=account_id).first()
+    if account is None:
+        raise NotFound(f"no account has the id {account_id}")  # also one about a person beyond reach: nothing told
     return account_out(account)
 
 

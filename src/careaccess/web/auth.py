@@ -30,8 +30,8 @@ SESSION_MUST_ENROL = "careaccess.must_enrol_second_factor"
 SESSION_PENDING_SECOND_FACTOR = "careaccess.pending_second_factor"
 # How this session signed in, as RFC 8176 method references: ["pwd"], ["pwd", "otp"], ["pwd", "hwk"], ["sc"].
 SESSION_AMR = "careaccess.amr"
-# Set at sign-in when the person has a step to take first (sign_in_steps, e.g. a mailbox user's
-# first sign-in, NM8): until it is taken, every page but the step's own sends them there.
+# The page of the step a person has to take first, set at sign-in (sign_in_steps, e.g. a mailbox
+# user's first sign-in, NM8): until it is taken, every page but the step's own sends them there.
 SESSION_PENDING_STEP = "careaccess.pending_step"
 
 

@@ -55,8 +55,7 @@ def locked_message(locked_until) -> str:
 
 
 def _after_sign_in(request, next_url: str | None):
-    person = getattr(request.user, "person", None)
-    step = sign_in_steps.pending(person) if person is not None else None
+    step = request.session.get(auth.SESSION_PENDING_STEP)  # found by complete_sign_in
     if step is not None:
         return redirect(step)
     current = auth.shell(request)
@@ -73,8 +72,10 @@ def complete_sign_in(request, person, methods: list[str]) -> None:
     login(request, person.user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[auth.SESSION_AMR] = list(methods)
     request.session.pop(auth.SESSION_ASSIGNMENT, None)
-    if sign_in_steps.pending(person) is not None:
-        request.session[auth.SESSION_PENDING_STEP] = True
+    request.session.pop(auth.SESSION_PENDING_STEP, None)
+    step = sign_in_steps.pending(person)
+    if step is not None:
+        request.session[auth.SESSION_PENDING_STEP] = step
     request.session.pop(auth.SESSION_MUST_ENROL, None)
     auth.forget_shell(request)
 

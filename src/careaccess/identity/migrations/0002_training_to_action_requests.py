@@ -40,5 +40,7 @@ class Migration(migrations.Migration):
             name='valid_until',
             field=models.DateField(blank=True, null=True),
         ),
-        migrations.RunPython(move_request_training, migrations.RunPython.noop),
+        # No way back: undone, the actioning records would lose their service and PP5 training would
+        # be gone without a word; refused instead.
+        migrations.RunPython(move_request_training),
     ]

@@ -312,14 +312,9 @@ def _column_q(attr: Attr, path: str, op: str, value) -> Q:
         exact = attr.case_exact
     if not exact and op in ("eq", "ne", "co", "sw", "ew"):
         return _folded_q(col, op, value)
-    lookup = {
-        "eq": "" if exact else "__iexact",
-        "ne": "" if exact else "__iexact",
-        "co": "__contains" if exact else "__icontains",
-        "sw": "__startswith" if exact else "__istartswith",
-        "ew": "__endswith" if exact else "__iendswith",
-        "gt": "__gt", "ge": "__gte", "lt": "__lt", "le": "__lte",
-    }[op]
+    # Ordering (gt, ge, lt, le) compares the column as stored, whatever the attribute's case rule.
+    lookup = {"eq": "", "ne": "", "co": "__contains", "sw": "__startswith", "ew": "__endswith",
+              "gt": "__gt", "ge": "__gte", "lt": "__lt", "le": "__lte"}[op]
     q = Q(**{col + lookup: value})
     return ~q if op == "ne" else q
 

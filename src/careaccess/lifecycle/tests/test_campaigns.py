@@ -190,6 +190,7 @@ def reviewer_in_scope(world, clock):
 
 
 def test_pp6_nobody_decides_the_review_of_their_own_access(world, reviewer_in_scope):
+    # rule PP6, read with SC2 and DS5 (the holder answers for their use; nobody approves for themselves)
     campaign, (own_position, own_account) = reviewer_in_scope
     size = ledger_size()
     for item in (own_position, own_account):
